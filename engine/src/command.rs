@@ -136,20 +136,33 @@ pub enum Command {
     Replace(ReplaceOrder),
     MassCancel(MassCancel),
     /// Halt or resume an instrument.
-    SetTradingStatus { instrument: InstrumentId, status: TradingStatus },
+    SetTradingStatus {
+        instrument: InstrumentId,
+        status: TradingStatus,
+    },
     /// Expire every DAY order (cancel reason `EndOfDay`); GTC orders stay.
     EndOfDay,
     /// Risk: change a limit.
     SetRiskLimit(SetRiskLimit),
     /// Risk: kill switch. Blocks the account and cancels all its resting orders.
-    BlockAccount { account: AccountId },
+    BlockAccount {
+        account: AccountId,
+    },
     /// Risk: lift the kill switch.
-    UnblockAccount { account: AccountId },
+    UnblockAccount {
+        account: AccountId,
+    },
     /// Risk: set an instrument's reference price for the price collar (until the next trade).
-    SetReferencePrice { instrument: InstrumentId, price: Price },
+    SetReferencePrice {
+        instrument: InstrumentId,
+        price: Price,
+    },
     /// The gateway lost a session: orders of accounts with cancel-on-disconnect that the session
     /// entered are cancelled.
-    SessionLost { account: AccountId, session: SessionId },
+    SessionLost {
+        account: AccountId,
+        session: SessionId,
+    },
 }
 
 coded_enum! {

@@ -165,7 +165,17 @@ impl EngineConfig {
                 max_order_qty: Qty(1_000_000),
             })
             .collect();
-        let accounts = vec![AccountConfig { stp: StpMode::CancelResting }; account_count];
-        EngineConfig { instruments, accounts, order_capacity, level_capacity: order_capacity }
+        let accounts = vec![
+            AccountConfig {
+                stp: StpMode::CancelResting
+            };
+            account_count
+        ];
+        EngineConfig {
+            instruments,
+            accounts,
+            order_capacity,
+            level_capacity: order_capacity,
+        }
     }
 }

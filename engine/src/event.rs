@@ -268,7 +268,10 @@ pub enum Event {
     Restated(Restated),
     MassCancelled(MassCancelled),
     ControlAck(ControlAck),
-    TradingStatus { instrument: InstrumentId, status: TradingStatus },
+    TradingStatus {
+        instrument: InstrumentId,
+        status: TradingStatus,
+    },
     BookAdd(BookAdd),
     BookReduce(BookReduce),
     BookDelete(BookDelete),

@@ -13,6 +13,104 @@
 //!   is a `Rejected` event with a [`RejectReason`]. Assertions (on in release builds) guard the
 //!   engine's own invariants, never the input.
 //! - [`Engine::verify`] checks every structural invariant; tests call it after every command.
+//!
+//! # Matching rules
+//!
+//! These rules are the contract that the engine and the reference model in the tests both
+//! implement; every event order below is exact.
+//!
+//! **Terms.** An order's *leaves* is its open quantity, reserve included; *displayed* is the part
+//! on the visible book; `reserve = leaves - displayed`. An order is an *iceberg* when
+//! `0 < display_qty < qty`; its *peak* is `display_qty`. Any other order is fully displayed and
+//! its peak is recorded as 0 (a fully displayed order always has `displayed == leaves`). Its
+//! *display size* is the peak for an iceberg, else its quantity. A *level* is one (instrument, side, price) queue in time
+//! priority. "Acceptable" prices for a buy limit `p` are asks `<= p`; for a sell, bids `>= p`;
+//! every price is acceptable to a market order. The effective STP mode is the order's, or the
+//! account's when the order says `AccountDefault`.
+//!
+//! **New order.** Checks in this order, the first failure is the reject reason:
+//! `UnknownInstrument`, `UnknownAccount`, `InstrumentHalted`, `ZeroQty`, `QtyNotLotMultiple`,
+//! `QtyAboveInstrumentMax`; then for a market order `InvalidMarketOrder` (post-only or
+//! `display_qty != 0`), for a limit order `PriceOutOfBand` then `PriceNotTickMultiple`;
+//! then `InvalidDisplayQty` (`display_qty > qty` or not a lot multiple), `InvalidMinQty`
+//! (`min_qty > qty` or not a lot multiple), `PostOnlyWouldTake` (the best opposite price is
+//! acceptable, whoever owns it); and for an order that may rest (limit, DAY or GTC):
+//! `OrderCapacity` when the order pool is full, then `LevelCapacity` when its level does not exist
+//! and the level pool is full. Then the order gets the next `OrderId` and `Accepted` is emitted
+//! (`price` is 0 for a market order, `display_qty` is the display size).
+//!
+//! **Fill requirement.** `required` is `qty` for FOK, else `min_qty`. If it is non-zero, the
+//! *available* quantity is counted walking opposite levels best first while acceptable, each
+//! level's queue front to back: another account's order adds its leaves; a same-account order
+//! with STP `Off` adds its leaves; with `CancelResting` it is skipped; with any other mode the
+//! count stops there, and in that level only the displayed quantities of the orders before it
+//! count (their reserves would refresh behind it). If available < required, emit `Cancelled`
+//! (all of `qty`, leaves 0, `MinQtyNotMet`) and stop: nothing traded.
+//!
+//! **Matching.** While the taker has quantity and the best opposite level is acceptable, take the
+//! level's front order (the maker):
+//! - same account, STP not `Off`:
+//!   `CancelResting`: `Cancelled`(maker, all leaves, `SelfTrade`) + `BookDelete`(maker), go on.
+//!   `CancelIncoming`: `Cancelled`(taker, remaining, leaves 0, `SelfTrade`), stop.
+//!   `CancelBoth`: the maker's two events, then the taker's `Cancelled`, stop.
+//!   `Decrement`: `d = min(remaining, maker leaves)`, cut from the maker's reserve first, then its
+//!   display: `Cancelled`(maker, d, leaves after, `SelfTrade`) then `BookDelete` if it has no
+//!   leaves, else `BookReduce`(display cut) if the display was cut; then
+//!   `Cancelled`(taker, d, remaining after, `SelfTrade`); go on while the taker has quantity.
+//! - otherwise a trade of `q = min(remaining, maker displayed)` at the maker's price:
+//!   `Executed` with the next `MatchId` and both sides' leaves after the trade. If the maker's
+//!   display is now 0: with no leaves it leaves the book (the `Executed` says so); with reserve
+//!   left, its display is refreshed to `min(peak, leaves)` and it moves to the back of its level:
+//!   `Restated`(`DisplayRefresh`) + `BookAdd`(same id, new display).
+//!
+//! After matching, a taker with quantity left: a market, IOC or FOK order emits
+//! `Cancelled`(remaining, leaves 0, `ImmediateOrCancel`); a limit DAY/GTC order rests at the back
+//! of its level with display `min(peak, remaining)` (an iceberg) or `remaining`, and emits
+//! `BookAdd`.
+//! A taker stopped by STP does not rest.
+//!
+//! **Cancel.** `UnknownOrder` unless the order rests and belongs to the command's account (an order
+//! of another account is indistinguishable from a missing one). Allowed while halted.
+//! `Cancelled`(all leaves, leaves 0, `UserRequested`) + `BookDelete`.
+//!
+//! **Reduce.** `UnknownOrder` as for cancel; `leaves_qty == 0` is a cancel; then
+//! `ReduceNotLower` (`leaves_qty >= leaves`), `QtyNotLotMultiple`. Allowed while halted. The cut
+//! comes off the reserve first, then the display; priority is kept:
+//! `Cancelled`(cut, new leaves, `Reduced`) + `BookReduce`(display cut) if the display was cut.
+//!
+//! **Replace.** Checks: `UnknownOrder`, `InstrumentHalted`, `ZeroQty`, `QtyNotLotMultiple`,
+//! `QtyAboveInstrumentMax`, `PriceOutOfBand`, `PriceNotTickMultiple`, `InvalidDisplayQty` (against
+//! the new quantity), `ReplaceNoChange` (same price, leaves and peak). The order keeps its
+//! priority and id when the price and peak are unchanged (the new peak follows the iceberg rule
+//! against the new quantity) and the quantity goes down: the cut comes off the reserve first;
+//! `Replaced`(`priority_kept`, display size) + `BookReduce` if the display was cut.
+//! Otherwise, more checks: `PostOnlyWouldTake` (a post-only order whose new price is acceptable
+//! against the opposite best), `LevelCapacity` (the new price has no level and the pool is full);
+//! then the old order leaves the book, the replacement gets the next `OrderId`,
+//! `Replaced`(old, new) is emitted and the replacement is matched as a limit order of the old
+//! order's account, session, side, time in force and effective STP mode, without a fill
+//! requirement. If it rests, the book event is `BookReplace`(old, new) instead of `BookAdd`;
+//! if it does not rest, `BookDelete`(old) is emitted after its matching events.
+//!
+//! **Mass cancel.** `UnknownAccount` / `UnknownInstrument` for a named one that does not exist.
+//! Order of cancellation: with an account, its orders by ascending `OrderId` (filtered by the
+//! instrument if named); with only an instrument, its bids best price first and front to back,
+//! then its asks likewise; with neither, every instrument in id order likewise. Each order:
+//! `Cancelled`(all leaves, `MassCancel`) + `BookDelete`; then `MassCancelled`(count).
+//!
+//! **Instrument and admin.** `SetTradingStatus`: `UnknownInstrument`, else the status is set and
+//! `TradingStatus` emitted (also when unchanged). `EndOfDay`: every DAY order, in the
+//! instrument-walk order of mass cancel, gets `Cancelled`(`EndOfDay`) + `BookDelete`; then
+//! `ControlAck`(`EndOfDay`, value = count). `BlockAccount`: the account's orders by ascending id
+//! get `Cancelled`(`KillSwitch`) + `BookDelete` (an unknown account: nothing); risk blocks the
+//! account and acknowledges. `SetRiskLimit`, `UnblockAccount`, `SetReferencePrice` and
+//! `SessionLost` belong to risk: the engine emits nothing for them. Rejects of admin commands
+//! carry account 0, session 0 and client_ref 0 unless the command has them.
+//!
+//! **Rejected fields.** `instrument` is the command's (new order, mass cancel, trading status;
+//! 0 when it names none) or, for cancel/reduce/replace, the order's when the order was found and
+//! belongs to the account, else 0. `order` is the command's order id for cancel/reduce/replace,
+//! else `OrderId::NONE`.
 
 pub mod command;
 pub mod config;
@@ -34,3 +132,9 @@ pub use types::{
     AccountId, InstrumentId, MatchId, OrderId, OrderType, Price, Qty, SessionId, Side, StpMode,
     TimeInForce, TradingStatus,
 };
+
+mod engine;
+mod ladder;
+mod order_index;
+
+pub use engine::{Engine, EngineSnapshot, LevelView, OrderFilter, OrderView, RestoreError};

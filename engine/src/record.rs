@@ -134,7 +134,10 @@ impl Reader<'_> {
 /// Writes `command` into `out`; every byte of `out` is written.
 pub fn encode_command(command: &Command, out: &mut [u8; COMMAND_BYTES]) {
     out.fill(0);
-    let mut w = Writer { bytes: out, offset: 0 };
+    let mut w = Writer {
+        bytes: out,
+        offset: 0,
+    };
     w.u8(command.kind().code());
     match command {
         Command::NewOrder(o) => {
@@ -211,7 +214,10 @@ pub fn decode_command(bytes: &[u8]) -> Result<Command, RecordError> {
     if bytes.len() < COMMAND_BYTES {
         return Err(RecordError::Short);
     }
-    let mut r = Reader { bytes: &bytes[..COMMAND_BYTES], offset: 0 };
+    let mut r = Reader {
+        bytes: &bytes[..COMMAND_BYTES],
+        offset: 0,
+    };
     let kind_byte = r.u8();
     let kind = CommandKind::from_code(kind_byte).ok_or(RecordError::UnknownKind(kind_byte))?;
     let command = match kind {
@@ -269,8 +275,12 @@ pub fn decode_command(bytes: &[u8]) -> Result<Command, RecordError> {
             limit: r.code(RiskLimit::from_code)?,
             value: r.i64(),
         }),
-        CommandKind::BlockAccount => Command::BlockAccount { account: AccountId(r.u32()) },
-        CommandKind::UnblockAccount => Command::UnblockAccount { account: AccountId(r.u32()) },
+        CommandKind::BlockAccount => Command::BlockAccount {
+            account: AccountId(r.u32()),
+        },
+        CommandKind::UnblockAccount => Command::UnblockAccount {
+            account: AccountId(r.u32()),
+        },
         CommandKind::SetReferencePrice => Command::SetReferencePrice {
             instrument: InstrumentId(r.u32()),
             price: Price(r.i64()),
@@ -286,7 +296,10 @@ pub fn decode_command(bytes: &[u8]) -> Result<Command, RecordError> {
 /// Writes `event` into `out`; every byte of `out` is written.
 pub fn encode_event(event: &Event, out: &mut [u8; EVENT_BYTES]) {
     out.fill(0);
-    let mut w = Writer { bytes: out, offset: 0 };
+    let mut w = Writer {
+        bytes: out,
+        offset: 0,
+    };
     w.u8(event.kind().code());
     match event {
         Event::Accepted(a) => {
@@ -409,7 +422,10 @@ pub fn decode_event(bytes: &[u8]) -> Result<Event, RecordError> {
     if bytes.len() < EVENT_BYTES {
         return Err(RecordError::Short);
     }
-    let mut r = Reader { bytes: &bytes[..EVENT_BYTES], offset: 0 };
+    let mut r = Reader {
+        bytes: &bytes[..EVENT_BYTES],
+        offset: 0,
+    };
     let kind_byte = r.u8();
     let kind = EventKind::from_code(kind_byte).ok_or(RecordError::UnknownKind(kind_byte))?;
     let event = match kind {
@@ -538,7 +554,10 @@ pub struct EventDigest {
 
 impl Default for EventDigest {
     fn default() -> Self {
-        EventDigest { state: 0xcbf2_9ce4_8422_2325, event_count: 0 }
+        EventDigest {
+            state: 0xcbf2_9ce4_8422_2325,
+            event_count: 0,
+        }
     }
 }
 
@@ -567,8 +586,14 @@ mod tests {
     #[test]
     fn short_and_unknown_records_are_errors() {
         assert_eq!(decode_command(&[1u8; 10]), Err(RecordError::Short));
-        assert_eq!(decode_command(&[0u8; COMMAND_BYTES]), Err(RecordError::UnknownKind(0)));
-        assert_eq!(decode_event(&[200u8; EVENT_BYTES]), Err(RecordError::UnknownKind(200)));
+        assert_eq!(
+            decode_command(&[0u8; COMMAND_BYTES]),
+            Err(RecordError::UnknownKind(0))
+        );
+        assert_eq!(
+            decode_event(&[200u8; EVENT_BYTES]),
+            Err(RecordError::UnknownKind(200))
+        );
         let mut bytes = [0u8; COMMAND_BYTES];
         encode_command(
             &Command::SetTradingStatus {
@@ -628,7 +653,10 @@ mod tests {
                 session: SessionId(1),
                 client_ref: 2,
             }),
-            Command::SetTradingStatus { instrument: InstrumentId(1), status: TradingStatus::Halted },
+            Command::SetTradingStatus {
+                instrument: InstrumentId(1),
+                status: TradingStatus::Halted,
+            },
             Command::EndOfDay,
             Command::SetRiskLimit(SetRiskLimit {
                 account: AccountId(1),
@@ -636,10 +664,20 @@ mod tests {
                 limit: RiskLimit::PriceCollarBps,
                 value: i64::MIN,
             }),
-            Command::BlockAccount { account: AccountId(5) },
-            Command::UnblockAccount { account: AccountId(5) },
-            Command::SetReferencePrice { instrument: InstrumentId(1), price: Price(100) },
-            Command::SessionLost { account: AccountId(1), session: SessionId(8) },
+            Command::BlockAccount {
+                account: AccountId(5),
+            },
+            Command::UnblockAccount {
+                account: AccountId(5),
+            },
+            Command::SetReferencePrice {
+                instrument: InstrumentId(1),
+                price: Price(100),
+            },
+            Command::SessionLost {
+                account: AccountId(1),
+                session: SessionId(8),
+            },
         ];
         assert_eq!(commands.len(), CommandKind::ALL.len());
         for command in commands {
