@@ -22,4 +22,5 @@
 #![forbid(unsafe_code)]
 
 pub mod itch;
+pub mod moldudp64;
 pub mod wire;

@@ -25,7 +25,7 @@
 
 mod repr;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use repr::*;
 
