@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs every Peregrine test: formatting, lints, the whole workspace's tests, and short bounded
+# smoke runs of the benchmarks. Installs the system packages the tests need (idempotent, quiet).
+# Usage: ./test.sh            (CI runs exactly this)
+set -euo pipefail
+cd "$(dirname "$0")"
+export CARGO_TERM_COLOR=never
+
+step() { printf '\n== %s ==\n' "$*"; }
+
+install_packages() {
+    local missing=()
+    for package in "$@"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+            || missing+=("$package")
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        step "installing system packages: ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+        $SUDO apt-get update -qq >/dev/null
+        $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+}
+
+install_packages poppler-utils
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "cargo test (workspace)"
+cargo test --workspace --quiet 2>&1 | tee target/test-output.txt
+
+step "benchmark smoke runs (no timing asserted)"
+cargo run --release --quiet -p peregrine-bench --bin engine-mix -- 2 200 20000
+
+step "summary"
+passed=$(grep -Eo '[0-9]+ passed' target/test-output.txt | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed' target/test-output.txt | awk '{s+=$1} END {print s+0}')
+echo "all: ${passed} passed, ${failed} failed"
