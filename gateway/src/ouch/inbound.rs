@@ -11,7 +11,7 @@
 
 use core::fmt;
 
-use super::options::{Options, TagSet};
+use super::options::{Options, TagSet, USER_REF_IDX_ONLY};
 use super::{
     check_cl_ord_id, check_entered_price, check_entered_quantity, check_printable, coded, yes_no,
     yes_no_code, Capacity, ClOrdId, CrossType, Display, Error, ErrorKind, Firm, OptionTag,
@@ -131,9 +131,6 @@ pub const REPLACE_ORDER_OPTIONS: TagSet = TagSet::of(&[
     OptionTag::UserRefIdx,
     OptionTag::Side,
 ]);
-
-/// Options of Cancel Order, Disable/Enable Order Entry and Account Query (§2.3, §2.6–2.8).
-pub const USER_REF_IDX_ONLY: TagSet = TagSet::of(&[OptionTag::UserRefIdx]);
 
 /// Options of Modify Order (§2.4).
 pub const MODIFY_ORDER_OPTIONS: TagSet = TagSet::of(&[

@@ -23,13 +23,13 @@ pub mod options;
 pub mod outbound;
 
 #[cfg(test)]
-mod golden;
+mod tests;
 
 pub use inbound::{
     AccountQuery, CancelOrder, EnterOrder, Inbound, MassCancel, ModifyOrder, OrderEntryControl,
     ReplaceOrder,
 };
-pub use options::{OptionTag, Options, TagSet};
+pub use options::{OptionTag, Options, TagSet, USER_REF_IDX_ONLY};
 pub use outbound::{
     AccountQueryResponse, AiqCanceled, BrokenTrade, CancelPending, CancelReject,
     MassCancelResponse, OrderAccepted, OrderCanceled, OrderEntryControlResponse, OrderExecuted,

@@ -133,6 +133,10 @@ wire_enum! {
     }
 }
 
+/// Options of the messages whose only option is UserRefIdx (Cancel Order, Disable/Enable
+/// Order Entry, Account Query and most outbound messages).
+pub const USER_REF_IDX_ONLY: TagSet = TagSet::of(&[OptionTag::UserRefIdx]);
+
 /// A set of option tags (bit `tag` set = the option belongs to the message).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct TagSet(pub u32);

@@ -13,7 +13,7 @@
 
 use core::fmt;
 
-use super::options::{Options, TagSet};
+use super::options::{Options, TagSet, USER_REF_IDX_ONLY};
 use super::{
     coded, yes_no, yes_no_code, BrokenReason, CancelReason, Capacity, CrossType, Display, Error,
     ErrorKind, EventCode, LiquidityFlag, OptionTag, OrderState, RejectCode, RestateReason, Side,
@@ -76,9 +76,6 @@ pub const ORDER_RESTATED_OPTIONS: TagSet = TagSet::of(&[
 /// Options of Mass Cancel Response (§3.14).
 pub const MASS_CANCEL_RESPONSE_OPTIONS: TagSet =
     TagSet::of(&[OptionTag::Side, OptionTag::GroupId, OptionTag::UserRefIdx]);
-
-/// Options of the messages that only carry a UserRefIdx.
-pub const USER_REF_IDX_ONLY: TagSet = TagSet::of(&[OptionTag::UserRefIdx]);
 
 fn truncated(_: crate::wire::TooShort) -> Error {
     Error::structural(ErrorKind::Truncated)
