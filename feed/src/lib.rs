@@ -21,6 +21,9 @@
 
 #![forbid(unsafe_code)]
 
+pub mod book;
+pub mod encoder;
 pub mod itch;
 pub mod moldudp64;
+pub mod subscriber;
 pub mod wire;
