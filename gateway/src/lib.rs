@@ -16,6 +16,8 @@
 
 #![deny(unsafe_code)]
 
+pub mod mapping;
+pub mod orders;
 pub mod ouch;
 pub mod soupbintcp;
 pub(crate) mod wire;
