@@ -157,6 +157,20 @@ impl JournalReader {
             .collect()
     }
 
+    /// Rough number of command records, from the bytes in use (for progress bars): full
+    /// segments count whole, the last one up to its last non-zero byte.
+    pub fn estimated_inputs(&self) -> u64 {
+        let Some((last, full)) = self.segments.split_last() else {
+            return 0;
+        };
+        let full_bytes: usize = full
+            .iter()
+            .map(|s| s.bytes().len() - SEGMENT_HEADER_BYTES)
+            .sum();
+        let last_bytes = nonzero_end(last.bytes(), SEGMENT_HEADER_BYTES) - SEGMENT_HEADER_BYTES;
+        ((full_bytes + last_bytes) / crate::format::COMMAND_RECORD_BYTES) as u64
+    }
+
     /// A cursor at the first record (the config record).
     pub fn cursor(&self) -> Cursor<'_> {
         Cursor {

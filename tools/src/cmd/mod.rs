@@ -1,0 +1,4 @@
+//! One module per subcommand; see `main.rs` for the shape each follows.
+
+pub mod journal;
+pub mod replay;

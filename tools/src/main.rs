@@ -1,0 +1,48 @@
+//! `peregrine`: the venue's one binary. Each subcommand lives in its own module under
+//! `cmd/` with an `Args` struct (clap derive) and a `run(args) -> anyhow::Result<ExitCode>`;
+//! this file only parses the command line and dispatches.
+//!
+//! Adding a subcommand: create `cmd/<name>.rs` with `Args` and `run`, add it to `cmd/mod.rs`,
+//! and add one variant to [`Command`] and one arm to `main`.
+//!
+//! # Invariants
+//! - Exit codes: 0 success, 1 a check failed (e.g. replay divergence), 2 an error (bad
+//!   input file, I/O), as printed on stderr.
+
+mod cmd;
+mod render;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Peregrine exchange core.
+#[derive(Parser, Debug)]
+#[command(name = "peregrine", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Inspect a journal: dump, stats, tail.
+    Journal(cmd::journal::Args),
+    /// Re-run a journal through the core (`--verify`: compare with the recorded digests).
+    Replay(cmd::replay::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Journal(args) => cmd::journal::run(args),
+        Command::Replay(args) => cmd::replay::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("peregrine: error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
