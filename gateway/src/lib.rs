@@ -16,10 +16,13 @@
 
 #![deny(unsafe_code)]
 
+pub mod client;
 pub mod mapping;
 pub mod orders;
 pub mod ouch;
+pub mod session;
 pub mod soupbintcp;
+pub mod store;
 pub(crate) mod wire;
 
 pub use wire::{alpha, alpha_trimmed};
