@@ -121,6 +121,9 @@ pub struct JournalWriter {
     last_seq: u64,
     last_timestamp_ns: u64,
     commands_since_sync: u32,
+    /// Segments `0..segments_synced` are known to be on the device (`sync_all` or a durable
+    /// roll); `sync_all` only `fsync`s the ones after.
+    segments_synced: u64,
     counters: JournalCounters,
 }
 
@@ -169,6 +172,7 @@ impl JournalWriter {
             last_seq: 0,
             last_timestamp_ns: 0,
             commands_since_sync: 0,
+            segments_synced: 0,
             counters: JournalCounters {
                 segments_created: 1,
                 ..JournalCounters::default()
@@ -215,6 +219,7 @@ impl JournalWriter {
             last_seq: end.last_seq,
             last_timestamp_ns: end.last_timestamp_ns,
             commands_since_sync: 0,
+            segments_synced: 0,
             counters: JournalCounters::default(),
         })
     }
@@ -286,11 +291,12 @@ impl JournalWriter {
     /// whole journal is on the device whatever the policy. Cold path (snapshots, close).
     pub fn sync_all(&mut self) -> Result<(), JournalError> {
         self.sync()?;
-        for index in 0..self.segment_index {
+        for index in self.segments_synced..self.segment_index {
             let path = segment_path(&self.dir, index);
             let file = File::open(&path).map_err(io_error("open segment", &path))?;
             file.sync_data().map_err(io_error("fsync segment", &path))?;
         }
+        self.segments_synced = self.segment_index;
         Ok(())
     }
 
@@ -350,7 +356,8 @@ impl JournalWriter {
 
     /// Closes the current segment and opens a fresh one whose first command is `last_seq + 1`.
     fn roll(&mut self) -> Result<(), JournalError> {
-        if self.options.durability.is_durable() {
+        let durable = self.options.durability.is_durable();
+        if durable {
             self.sync()?;
         }
         let header = SegmentHeader {
@@ -367,6 +374,9 @@ impl JournalWriter {
         )?;
         let path = segment_path(&self.dir, header.segment_index);
         self.map = map_segment(&path, self.options.prefault)?;
+        if durable && self.segments_synced == self.segment_index {
+            self.segments_synced = header.segment_index;
+        }
         self.segment_index = header.segment_index;
         self.write_offset = SEGMENT_HEADER_BYTES;
         self.synced_offset = SEGMENT_HEADER_BYTES;
