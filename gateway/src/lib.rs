@@ -17,6 +17,7 @@
 #![deny(unsafe_code)]
 
 pub mod client;
+pub mod fuzzing;
 pub mod mapping;
 pub mod orders;
 pub mod ouch;
