@@ -16,10 +16,13 @@
 use loom::thread;
 use peregrine_tuning::ring::{self, Full};
 
-/// Explores `body` with a preemption bound that keeps each model under a few seconds.
+/// Explores `body` up to 3 preemptions per execution (a few seconds per model), or up to
+/// `LOOM_MAX_PREEMPTIONS` when that is set.
 fn model(body: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
-    builder.preemption_bound = Some(3);
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(3);
+    }
     builder.check(body);
 }
 
@@ -121,7 +124,8 @@ fn partial_release_lends_the_rest_again() {
         let mut expected = 0_u32;
         while expected < 3 {
             let chunk = consumer.read_chunk(2);
-            if let Some(&record) = chunk.iter().next() {
+            let first = chunk.as_slices().0.first().copied();
+            if let Some(record) = first {
                 assert_eq!(record, expected);
                 expected += 1;
                 chunk.release(1);
