@@ -7,6 +7,38 @@
 //! encoder and packetiser, sending on multicast) and the re-request and snapshot servers are
 //! drivers around these types.
 //!
+//! # Example: publisher to subscriber book
+//!
+//! ```
+//! use peregrine_engine::{AccountId, BookAdd, EngineConfig, Event, InstrumentId, OrderId, Price, Qty, Side};
+//! use peregrine_feed::book::{Book, BookConfig};
+//! use peregrine_feed::encoder::{Encoder, EncoderConfig};
+//! use peregrine_feed::moldudp64::{Packetiser, Session, PACKET_BYTES_DEFAULT};
+//! use peregrine_feed::subscriber::Subscriber;
+//!
+//! let config = EngineConfig::demo(1, 1, 16);
+//! let encoder = Encoder::new(&config.instruments, EncoderConfig::anonymous(1)).unwrap();
+//! let session = Session::from_text("DEMO000001").unwrap();
+//! let mut packetiser = Packetiser::new([0u8; 1500], session, 1, PACKET_BYTES_DEFAULT).unwrap();
+//! let add = Event::BookAdd(BookAdd {
+//!     order: OrderId(1), instrument: InstrumentId(0), account: AccountId(0),
+//!     side: Side::Buy, price: Price(1_000_000), display_qty: Qty(100),
+//! });
+//! // Publisher: one core batch of events, then flush.
+//! let message = encoder.encode(1_790_000_000_000_000_000, &add).unwrap().unwrap();
+//! assert_eq!(packetiser.push(&message), Ok(1));
+//! let datagram = packetiser.flush().unwrap().to_vec();
+//!
+//! // Subscriber: decode, check sequence, build the book.
+//! let mut subscriber = Subscriber::new(Some(session), 1);
+//! let mut book = Book::new(BookConfig {
+//!     locate_count: 1, order_capacity: 16, level_capacity: 16, levels_per_side_max: 16,
+//! });
+//! subscriber.handle_packet_parsed(&datagram, |_seq, message| book.apply(message).unwrap());
+//! let best_bid = book.best(1, Side::Buy).unwrap();
+//! assert_eq!((best_bid.price.to_price(), best_bid.shares), (Price(1_000_000), 100));
+//! ```
+//!
 //! # Invariants
 //! - Codecs are views over caller-provided bytes plus validated `Repr` values; they never
 //!   allocate and never use `unsafe` (the crate forbids it).
