@@ -81,7 +81,12 @@ pub fn flow_config() -> EngineConfig {
         StpMode::CancelResting,
     ];
     let accounts = modes.iter().map(|&stp| AccountConfig { stp }).collect();
-    EngineConfig { instruments, accounts, order_capacity: 16_384, level_capacity: 8_192 }
+    EngineConfig {
+        instruments,
+        accounts,
+        order_capacity: 16_384,
+        level_capacity: 8_192,
+    }
 }
 
 /// The order flow generator.
@@ -147,16 +152,16 @@ impl FlowGen {
     fn next_command(&mut self) -> Command {
         self.client_ref += 1;
         let shortfall = i64::from(self.resting_target) - i64::from(self.resting_count);
-        let new_percent = (50 + shortfall / 100).clamp(30, 70) as u64;
+        let new_percent = (50 + shortfall / 50).clamp(30, 80) as u64;
         if self.live.is_empty() || self.rng.chance(new_percent) {
             return Command::NewOrder(self.new_order());
         }
         let index = self.rng.below(self.live.len() as u64) as usize;
         let target = self.live[index];
-        match self.rng.below(100) {
-            0..=59 => Command::Cancel(self.cancel(target)),
-            60..=87 => Command::Replace(self.replace(target)),
-            88..=98 => Command::Reduce(ReduceOrder {
+        match self.rng.below(1_000) {
+            0..=599 => Command::Cancel(self.cancel(target)),
+            600..=879 => Command::Replace(self.replace(target)),
+            880..=998 => Command::Reduce(ReduceOrder {
                 account: target.account,
                 session: target.session,
                 client_ref: self.client_ref,
@@ -209,8 +214,16 @@ impl FlowGen {
         };
         let qty = 1 + self.rng.below_u32(100);
         let is_limit = order_type == OrderType::Limit;
-        let display_qty = if is_limit && self.rng.chance(8) { 1 + self.rng.below_u32(qty) } else { 0 };
-        let min_qty = if self.rng.chance(3) { 1 + self.rng.below_u32(qty) } else { 0 };
+        let display_qty = if is_limit && self.rng.chance(8) {
+            1 + self.rng.below_u32(qty)
+        } else {
+            0
+        };
+        let min_qty = if self.rng.chance(3) {
+            1 + self.rng.below_u32(qty)
+        } else {
+            0
+        };
         let distance = self.distance_ticks();
         NewOrder {
             account,
@@ -233,10 +246,18 @@ impl FlowGen {
         // A few cancels name an order that is gone or belongs to someone else.
         let (account, order) = match self.rng.below(100) {
             0 => (AccountId((target.account.0 + 1) % FLOW_ACCOUNTS), target.id),
-            1 => (target.account, OrderId(self.rng.below(self.scanned_below + 10))),
+            1 => (
+                target.account,
+                OrderId(self.rng.below(self.scanned_below + 10)),
+            ),
             _ => (target.account, target.id),
         };
-        CancelOrder { account, session: target.session, client_ref: self.client_ref, order }
+        CancelOrder {
+            account,
+            session: target.session,
+            client_ref: self.client_ref,
+            order,
+        }
     }
 
     fn replace(&mut self, target: OrderView) -> ReplaceOrder {
@@ -255,7 +276,11 @@ impl FlowGen {
             target.leaves.0 + 1 + self.rng.below_u32(50)
         };
         // Keep an iceberg's display size when it still fits (so that priority can be kept).
-        let display_qty = if target.peak.0 > 0 && target.peak.0 < qty { target.peak.0 } else { 0 };
+        let display_qty = if target.peak.0 > 0 && target.peak.0 < qty {
+            target.peak.0
+        } else {
+            0
+        };
         ReplaceOrder {
             account: target.account,
             session: target.session,

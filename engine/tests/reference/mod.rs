@@ -14,7 +14,8 @@
 //! - STP decisions (matching and the fill requirement) use the taker's effective mode.
 //! - Events about an order carry the order's own session (a cancel sent from another session of
 //!   the owning account still reports the order's session); `Rejected` carries the command's.
-//! - `Rejected.instrument` is the instrument the command named: 0 for cancel, reduce and replace.
+//! - `Rejected.instrument` is the instrument the command named; a cancel, reduce or replace names
+//!   none, so it is the instrument of the named order once that order is found, else 0.
 //! - `Replaced.display_qty` is the replacement's display size (its peak, or its whole quantity
 //!   when fully displayed), as `Accepted.display_qty` is.
 //! - A mass cancel naming both an unknown account and an unknown instrument is `UnknownAccount`.
@@ -164,7 +165,10 @@ fn taker_cancelled(taker: &Taker, cancelled_qty: u32, reason: CancelReason) -> E
 }
 
 fn book_delete(order: &OrderView) -> Event {
-    Event::BookDelete(BookDelete { order: order.id, instrument: order.instrument })
+    Event::BookDelete(BookDelete {
+        order: order.id,
+        instrument: order.instrument,
+    })
 }
 
 fn book_add(order: &OrderView) -> Event {
@@ -195,7 +199,15 @@ fn rejected(
     command: CommandKind,
     reason: RejectReason,
 ) -> Event {
-    Event::Rejected(Rejected { account, session, client_ref, instrument, order, command, reason })
+    Event::Rejected(Rejected {
+        account,
+        session,
+        client_ref,
+        instrument,
+        order,
+        command,
+        reason,
+    })
 }
 
 impl Model {
@@ -205,7 +217,9 @@ impl Model {
         Model {
             config,
             status: vec![TradingStatus::Trading; instrument_count],
-            books: (0..instrument_count).map(|_| [Vec::new(), Vec::new()]).collect(),
+            books: (0..instrument_count)
+                .map(|_| [Vec::new(), Vec::new()])
+                .collect(),
             next_order_id: 1,
             next_match_id: 1,
         }
@@ -241,7 +255,10 @@ impl Model {
             }
             Command::EndOfDay => self.end_of_day(&mut out),
             Command::BlockAccount { account } => {
-                let filter = OrderFilter { account: Some(*account), ..OrderFilter::default() };
+                let filter = OrderFilter {
+                    account: Some(*account),
+                    ..OrderFilter::default()
+                };
                 self.cancel_matching(filter, CancelReason::KillSwitch, |_| true, &mut out);
             }
             Command::SetRiskLimit(_)
@@ -253,7 +270,11 @@ impl Model {
     }
 
     /// The model of `Engine::cancel_orders`: returns the events and the count.
-    pub fn cancel_orders(&mut self, filter: OrderFilter, reason: CancelReason) -> (Vec<Event>, u32) {
+    pub fn cancel_orders(
+        &mut self,
+        filter: OrderFilter,
+        reason: CancelReason,
+    ) -> (Vec<Event>, u32) {
         let mut out = Vec::new();
         let count = self.cancel_matching(filter, reason, |_| true, &mut out);
         (out, count)
@@ -291,11 +312,18 @@ impl Model {
     }
 
     pub fn order(&self, id: OrderId) -> Option<OrderView> {
-        self.books.iter().flatten().flatten().find(|order| order.id == id).copied()
+        self.books
+            .iter()
+            .flatten()
+            .flatten()
+            .find(|order| order.id == id)
+            .copied()
     }
 
     pub fn best_price(&self, instrument: InstrumentId, side: Side) -> Option<Price> {
-        self.books.get(instrument.0 as usize)?[side.index()].first().map(|order| order.price)
+        self.books.get(instrument.0 as usize)?[side.index()]
+            .first()
+            .map(|order| order.price)
     }
 
     pub fn trading_status(&self, instrument: InstrumentId) -> Option<TradingStatus> {
@@ -310,7 +338,10 @@ impl Model {
     pub fn level_count(&self) -> u32 {
         let mut count = 0;
         for queue in self.books.iter().flatten() {
-            count += queue.windows(2).filter(|pair| pair[0].price != pair[1].price).count();
+            count += queue
+                .windows(2)
+                .filter(|pair| pair[0].price != pair[1].price)
+                .count();
             count += usize::from(!queue.is_empty());
         }
         u32::try_from(count).expect("level count fits u32")
@@ -361,7 +392,9 @@ impl Model {
     }
 
     fn level_exists(&self, instrument: InstrumentId, side: Side, price: Price) -> bool {
-        self.books[instrument.0 as usize][side.index()].iter().any(|order| order.price == price)
+        self.books[instrument.0 as usize][side.index()]
+            .iter()
+            .any(|order| order.price == price)
     }
 
     /// True when the best price opposite a `side` order at `limit` is acceptable.
@@ -416,10 +449,10 @@ impl Model {
             }
             OrderType::Limit => check_price(rules, order.price)?,
         }
-        if order.display_qty > order.qty || order.display_qty.0 % lot != 0 {
+        if order.display_qty > order.qty || !order.display_qty.0.is_multiple_of(lot) {
             return Err(RejectReason::InvalidDisplayQty);
         }
-        if order.min_qty > order.qty || order.min_qty.0 % lot != 0 {
+        if order.min_qty > order.qty || !order.min_qty.0.is_multiple_of(lot) {
             return Err(RejectReason::InvalidMinQty);
         }
         let is_limit = order.order_type == OrderType::Limit;
@@ -487,7 +520,11 @@ impl Model {
         };
         if required != 0 && self.available(&taker) < u64::from(required) {
             taker.remaining = 0;
-            out.push(taker_cancelled(&taker, order.qty.0, CancelReason::MinQtyNotMet));
+            out.push(taker_cancelled(
+                &taker,
+                order.qty.0,
+                CancelReason::MinQtyNotMet,
+            ));
             return;
         }
         let stopped_by_stp = self.match_taker(&mut taker, out);
@@ -497,7 +534,11 @@ impl Model {
         if is_market || order.time_in_force.is_immediate() {
             let remaining = taker.remaining;
             taker.remaining = 0;
-            out.push(taker_cancelled(&taker, remaining, CancelReason::ImmediateOrCancel));
+            out.push(taker_cancelled(
+                &taker,
+                remaining,
+                CancelReason::ImmediateOrCancel,
+            ));
             return;
         }
         let resting = self.rest(&taker);
@@ -511,7 +552,10 @@ impl Model {
         let mut start = 0;
         while start < queue.len() && acceptable(taker.side, taker.limit, queue[start].price) {
             let price = queue[start].price;
-            let level_len = queue[start..].iter().take_while(|o| o.price == price).count();
+            let level_len = queue[start..]
+                .iter()
+                .take_while(|o| o.price == price)
+                .count();
             let level = &queue[start..start + level_len];
             let mut level_leaves: u64 = 0;
             let mut level_displayed: u64 = 0;
@@ -555,7 +599,12 @@ impl Model {
     }
 
     /// Self-trade prevention against the front maker. Returns true when the taker is stopped.
-    fn self_trade(&mut self, taker: &mut Taker, mut maker: OrderView, out: &mut Vec<Event>) -> bool {
+    fn self_trade(
+        &mut self,
+        taker: &mut Taker,
+        mut maker: OrderView,
+        out: &mut Vec<Event>,
+    ) -> bool {
         let queue = self.queue(taker.instrument, maker.side);
         match taker.stp {
             StpMode::CancelResting | StpMode::CancelBoth => {
@@ -631,7 +680,10 @@ impl Model {
         if maker.leaves.0 == 0 {
             return;
         }
-        assert!(maker.peak.0 > 0, "only an iceberg runs out of display with leaves left");
+        assert!(
+            maker.peak.0 > 0,
+            "only an iceberg runs out of display with leaves left"
+        );
         maker.displayed = Qty(display_size(maker.peak.0, maker.leaves.0));
         insert_at_back(queue, maker);
         out.push(Event::Restated(Restated {
@@ -702,19 +754,19 @@ impl Model {
     }
 
     fn reduce(&mut self, reduce: &ReduceOrder, out: &mut Vec<Event>) {
-        let reject = |reason| {
+        let reject = |instrument, reason| {
             rejected(
                 reduce.account,
                 reduce.session,
                 reduce.client_ref,
-                InstrumentId(0),
+                instrument,
                 reduce.order,
                 CommandKind::Reduce,
                 reason,
             )
         };
         let Some((instrument, side, index)) = self.find_owned(reduce.order, reduce.account) else {
-            out.push(reject(RejectReason::UnknownOrder));
+            out.push(reject(InstrumentId(0), RejectReason::UnknownOrder));
             return;
         };
         if reduce.leaves_qty.0 == 0 {
@@ -724,11 +776,11 @@ impl Model {
         let lot = self.config.instruments[instrument.0 as usize].lot_size.0;
         let mut order = self.queue(instrument, side)[index];
         if reduce.leaves_qty >= order.leaves {
-            out.push(reject(RejectReason::ReduceNotLower));
+            out.push(reject(instrument, RejectReason::ReduceNotLower));
             return;
         }
-        if reduce.leaves_qty.0 % lot != 0 {
-            out.push(reject(RejectReason::QtyNotLotMultiple));
+        if !reduce.leaves_qty.0.is_multiple_of(lot) {
+            out.push(reject(instrument, RejectReason::QtyNotLotMultiple));
             return;
         }
         let cut = order.leaves.0 - reduce.leaves_qty.0;
@@ -748,7 +800,9 @@ impl Model {
         }
         check_qty(rules, replace.qty)?;
         check_price(rules, replace.price)?;
-        if replace.display_qty > replace.qty || replace.display_qty.0 % rules.lot_size.0 != 0 {
+        if replace.display_qty > replace.qty
+            || !replace.display_qty.0.is_multiple_of(rules.lot_size.0)
+        {
             return Err(RejectReason::InvalidDisplayQty);
         }
         let new_peak = iceberg_peak(replace.qty, replace.display_qty);
@@ -759,12 +813,12 @@ impl Model {
     }
 
     fn replace(&mut self, replace: &ReplaceOrder, out: &mut Vec<Event>) {
-        let reject = |reason| {
+        let reject = |instrument, reason| {
             rejected(
                 replace.account,
                 replace.session,
                 replace.client_ref,
-                InstrumentId(0),
+                instrument,
                 replace.order,
                 CommandKind::Replace,
                 reason,
@@ -772,12 +826,12 @@ impl Model {
         };
         let Some((instrument, side, index)) = self.find_owned(replace.order, replace.account)
         else {
-            out.push(reject(RejectReason::UnknownOrder));
+            out.push(reject(InstrumentId(0), RejectReason::UnknownOrder));
             return;
         };
         let old = self.queue(instrument, side)[index];
         if let Err(reason) = self.check_replace(replace, &old) {
-            out.push(reject(reason));
+            out.push(reject(instrument, reason));
             return;
         }
         let new_peak = iceberg_peak(replace.qty, replace.display_qty);
@@ -786,12 +840,12 @@ impl Model {
             return;
         }
         if old.post_only && self.would_take(instrument, side, replace.price) {
-            out.push(reject(RejectReason::PostOnlyWouldTake));
+            out.push(reject(instrument, RejectReason::PostOnlyWouldTake));
             return;
         }
         let level_exists = self.level_exists(instrument, side, replace.price);
         if !level_exists && self.level_count() >= self.config.level_capacity {
-            out.push(reject(RejectReason::LevelCapacity));
+            out.push(reject(instrument, RejectReason::LevelCapacity));
             return;
         }
         self.replace_losing_priority(replace, old, index, out);
@@ -870,9 +924,15 @@ impl Model {
     // ----- mass cancel and admin -----
 
     fn mass_cancel(&mut self, mass: &MassCancel, out: &mut Vec<Event>) {
-        let reason = if mass.account.is_some_and(|account| !self.account_known(account)) {
+        let reason = if mass
+            .account
+            .is_some_and(|account| !self.account_known(account))
+        {
             Some(RejectReason::UnknownAccount)
-        } else if mass.instrument.is_some_and(|instrument| self.instrument(instrument).is_none()) {
+        } else if mass
+            .instrument
+            .is_some_and(|instrument| self.instrument(instrument).is_none())
+        {
             Some(RejectReason::UnknownInstrument)
         } else {
             None
@@ -889,8 +949,11 @@ impl Model {
             ));
             return;
         }
-        let filter =
-            OrderFilter { account: mass.account, instrument: mass.instrument, session: None };
+        let filter = OrderFilter {
+            account: mass.account,
+            instrument: mass.instrument,
+            session: None,
+        };
         let count = self.cancel_matching(filter, CancelReason::MassCancel, |_| true, out);
         out.push(Event::MassCancelled(MassCancelled {
             account: mass.account,
@@ -925,7 +988,8 @@ impl Model {
 
     fn end_of_day(&mut self, out: &mut Vec<Event>) {
         let is_day = |order: &OrderView| order.time_in_force == TimeInForce::Day;
-        let count = self.cancel_matching(OrderFilter::default(), CancelReason::EndOfDay, is_day, out);
+        let count =
+            self.cancel_matching(OrderFilter::default(), CancelReason::EndOfDay, is_day, out);
         out.push(Event::ControlAck(ControlAck {
             command: CommandKind::EndOfDay,
             account: AccountId(0),
@@ -938,14 +1002,26 @@ impl Model {
     /// ascending id when an account is named, else the instrument walk.
     fn select(&self, filter: OrderFilter, keep: impl Fn(&OrderView) -> bool) -> Vec<OrderId> {
         let matches = |order: &OrderView| {
-            filter.account.map_or(true, |account| order.account == account)
-                && filter.instrument.map_or(true, |instrument| order.instrument == instrument)
-                && filter.session.map_or(true, |session| order.session == session)
+            filter
+                .account
+                .is_none_or(|account| order.account == account)
+                && filter
+                    .instrument
+                    .is_none_or(|instrument| order.instrument == instrument)
+                && filter
+                    .session
+                    .is_none_or(|session| order.session == session)
                 && keep(order)
         };
         // books are in instrument order, bids then asks, each in priority: the walk order.
-        let mut ids: Vec<OrderId> =
-            self.books.iter().flatten().flatten().filter(|o| matches(o)).map(|o| o.id).collect();
+        let mut ids: Vec<OrderId> = self
+            .books
+            .iter()
+            .flatten()
+            .flatten()
+            .filter(|o| matches(o))
+            .map(|o| o.id)
+            .collect();
         if filter.account.is_some() {
             ids.sort();
         }
@@ -975,7 +1051,10 @@ impl Model {
 
 /// The display size a replace asks for (as `Replaced.display_qty` reports it).
 fn replace_display(replace: &ReplaceOrder) -> Qty {
-    Qty(display_size(iceberg_peak(replace.qty, replace.display_qty).0, replace.qty.0))
+    Qty(display_size(
+        iceberg_peak(replace.qty, replace.display_qty).0,
+        replace.qty.0,
+    ))
 }
 
 /// `ZeroQty`, `QtyNotLotMultiple`, `QtyAboveInstrumentMax`, in that order.
@@ -983,7 +1062,7 @@ fn check_qty(rules: &InstrumentConfig, qty: Qty) -> Result<(), RejectReason> {
     if qty.0 == 0 {
         return Err(RejectReason::ZeroQty);
     }
-    if qty.0 % rules.lot_size.0 != 0 {
+    if !qty.0.is_multiple_of(rules.lot_size.0) {
         return Err(RejectReason::QtyNotLotMultiple);
     }
     if qty > rules.max_order_qty {
@@ -1003,13 +1082,16 @@ fn check_price(rules: &InstrumentConfig, price: Price) -> Result<(), RejectReaso
     Ok(())
 }
 
+/// One side of the feed's book: (order id, price, displayed) in priority order.
+pub type FeedQueue = Vec<(OrderId, Price, Qty)>;
+
 /// An order-by-order book rebuilt from the book-change events alone, as a market-data feed
 /// would: checks the contract's feed-consistency invariant (the events describe the displayed
 /// book exactly, including the queue order within each level).
 #[derive(Clone, Debug, Default)]
 pub struct FeedBook {
     /// Per (instrument, side): (order id, price, displayed) in book priority.
-    queues: std::collections::BTreeMap<(u32, usize), Vec<(OrderId, Price, Qty)>>,
+    queues: std::collections::BTreeMap<(u32, usize), FeedQueue>,
     /// Side of each order the feed has seen added.
     sides: std::collections::BTreeMap<OrderId, (u32, Side)>,
 }
@@ -1017,21 +1099,39 @@ pub struct FeedBook {
 impl FeedBook {
     pub fn apply(&mut self, event: &Event) {
         match event {
-            Event::BookAdd(add) => self.add(add.order, add.instrument, add.side, add.price, add.display_qty),
+            Event::BookAdd(add) => self.add(
+                add.order,
+                add.instrument,
+                add.side,
+                add.price,
+                add.display_qty,
+            ),
             Event::BookReduce(reduce) => {
                 let entry = self.entry(reduce.order);
-                assert!(entry.2 > reduce.qty, "BookReduce must leave display: {reduce:?}");
+                assert!(
+                    entry.2 > reduce.qty,
+                    "BookReduce must leave display: {reduce:?}"
+                );
                 entry.2 .0 -= reduce.qty.0;
             }
             Event::BookDelete(delete) => self.remove(delete.order),
             Event::BookReplace(replace) => {
                 let (_, side) = self.sides[&replace.old_order];
                 self.remove(replace.old_order);
-                self.add(replace.new_order, replace.instrument, side, replace.price, replace.display_qty);
+                self.add(
+                    replace.new_order,
+                    replace.instrument,
+                    side,
+                    replace.price,
+                    replace.display_qty,
+                );
             }
             Event::Executed(executed) => {
                 let entry = self.entry(executed.maker_order);
-                assert!(entry.2 >= executed.qty, "Executed above display: {executed:?}");
+                assert!(
+                    entry.2 >= executed.qty,
+                    "Executed above display: {executed:?}"
+                );
                 entry.2 .0 -= executed.qty.0;
                 if entry.2 .0 == 0 {
                     self.remove(executed.maker_order);
@@ -1043,7 +1143,10 @@ impl FeedBook {
 
     fn add(&mut self, id: OrderId, instrument: InstrumentId, side: Side, price: Price, qty: Qty) {
         assert!(qty.0 > 0, "BookAdd with zero display");
-        assert!(self.sides.insert(id, (instrument.0, side)).is_none(), "{id:?} added twice");
+        assert!(
+            self.sides.insert(id, (instrument.0, side)).is_none(),
+            "{id:?} added twice"
+        );
         let queue = self.queues.entry((instrument.0, side.index())).or_default();
         let position = queue
             .iter()
@@ -1054,24 +1157,42 @@ impl FeedBook {
 
     fn remove(&mut self, id: OrderId) {
         let (instrument, side) = self.sides.remove(&id).expect("feed knows the order");
-        let queue = self.queues.get_mut(&(instrument, side.index())).expect("queue exists");
-        let index = queue.iter().position(|entry| entry.0 == id).expect("order in its queue");
+        let queue = self
+            .queues
+            .get_mut(&(instrument, side.index()))
+            .expect("queue exists");
+        let index = queue
+            .iter()
+            .position(|entry| entry.0 == id)
+            .expect("order in its queue");
         queue.remove(index);
     }
 
     fn entry(&mut self, id: OrderId) -> &mut (OrderId, Price, Qty) {
         let (instrument, side) = self.sides[&id];
-        let queue = self.queues.get_mut(&(instrument, side.index())).expect("queue exists");
-        queue.iter_mut().find(|entry| entry.0 == id).expect("order in its queue")
+        let queue = self
+            .queues
+            .get_mut(&(instrument, side.index()))
+            .expect("queue exists");
+        queue
+            .iter_mut()
+            .find(|entry| entry.0 == id)
+            .expect("order in its queue")
     }
 
     /// The displayed book of one side: (id, price, displayed) in priority order.
     pub fn side(&self, instrument: InstrumentId, side: Side) -> Vec<(OrderId, Price, Qty)> {
-        self.queues.get(&(instrument.0, side.index())).cloned().unwrap_or_default()
+        self.queues
+            .get(&(instrument.0, side.index()))
+            .cloned()
+            .unwrap_or_default()
     }
 }
 
 /// The displayed book of resting orders as the feed sees it.
 pub fn displayed(orders: &[OrderView]) -> Vec<(OrderId, Price, Qty)> {
-    orders.iter().map(|order| (order.id, order.price, order.displayed)).collect()
+    orders
+        .iter()
+        .map(|order| (order.id, order.price, order.displayed))
+        .collect()
 }
