@@ -1,16 +1,17 @@
 //! A bounded, lock-free, single-producer single-consumer ring of fixed-size `Copy` records.
 //!
 //! This is the pipe between pipeline stages (gateway RX → core → gateway TX / feed). It owns one
-//! buffer of `capacity` slots, allocated by [`channel`] and never grown, and two counters:
+//! buffer of `capacity` slots, allocated by [`channel`] and never grown, and two counters,
+//! `read_count` and `written_count`:
 //!
 //! ```text
-//!   written_count (stored by the producer only)      read_count (stored by the consumer only)
-//!        │                                                  │
-//!        ▼  slot index = count & (capacity - 1)             ▼
-//!   ┌────┬────┬────┬────┬────┬────┬────┬────┐
-//!   │ p  │ p  │ c  │ c  │ c  │ p  │ p  │ p  │   c: holds a published record, consumer's to read
-//!   └────┴────┴────┴────┴────┴────┴────┴────┘   p: free, producer's to write
-//!               ▲read_count & 7    ▲written_count & 7
+//!           0    1    2    3    4    5    6    7     slot index (capacity 8, mask 7)
+//!         ┌────┬────┬────┬────┬────┬────┬────┬────┐
+//!         │ p  │ p  │ c  │ c  │ c  │ p  │ p  │ p  │   c: published, the consumer's to read
+//!         └────┴────┴────┴────┴────┴────┴────┴────┘   p: free, the producer's to write
+//!                     ▲              ▲
+//!                     │              └─ written_count & 7 = 5: the next slot to write
+//!                     └─ read_count & 7 = 2: the next slot to read
 //! ```
 //!
 //! The counters are totals since start-up ("records ever published", "records ever released"),
