@@ -9,6 +9,9 @@
 //! - `round_trip/<record>/<ring>`: ping-pong over two rings between two threads; the time per
 //!   iteration is one round trip (two hops).
 //!
+//! Both threads are pinned, the measuring thread to the first allowed core and its peer to the
+//! last (where the host allows it), as the pipeline's stages are.
+//!
 //! Run: `cargo bench -p peregrine-tuning --bench ring -- --warm-up-time 1 --measurement-time 3`.
 
 use std::hint::{black_box, spin_loop};
@@ -17,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use crossbeam_queue::ArrayQueue;
-use peregrine_tuning::ring;
+use peregrine_tuning::{cpu, ring};
 
 const CAPACITY_RECORDS: usize = 1024;
 const RECORDS_PER_ITERATION: u64 = 10_000;
@@ -63,6 +66,16 @@ impl Record for Record64 {
     }
 }
 
+/// Pins the calling thread to the first (`last == false`) or last allowed core; a refusal
+/// (logged by `cpu`) leaves it unpinned.
+fn pin(last: bool) {
+    let cores = cpu::allowed_core_indices().unwrap_or_default();
+    let core = if last { cores.last() } else { cores.first() };
+    if let (Some(&core_index), true) = (core, cores.len() >= 2) {
+        cpu::pin_current_thread(core_index);
+    }
+}
+
 /// Times `record_count` records from a spawned producer (`send`) to this thread (`receive`).
 fn time_transfer<P: Send + 'static, C>(
     (producer, consumer): (P, C),
@@ -70,8 +83,12 @@ fn time_transfer<P: Send + 'static, C>(
     send: fn(P, u64),
     receive: fn(C, u64),
 ) -> Duration {
+    pin(false);
     let start = Instant::now();
-    let sender = thread::spawn(move || send(producer, record_count));
+    let sender = thread::spawn(move || {
+        pin(true);
+        send(producer, record_count)
+    });
     receive(consumer, record_count);
     let elapsed = start.elapsed();
     sender.join().unwrap();
@@ -332,7 +349,9 @@ fn time_round_trips<R: Record, H: Hop<R>>(
     (mut near, mut far): (H, H),
     round_trips: u64,
 ) -> Duration {
+    pin(false);
     let echo = thread::spawn(move || {
+        pin(true);
         for _ in 0..round_trips {
             let record = pop_spinning(&mut far);
             push_spinning(&mut far, record);
