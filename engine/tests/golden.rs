@@ -1769,3 +1769,56 @@ fn restore_rebuilds_the_same_engine_and_judges_the_snapshot() {
         Err(RestoreError::Config(_))
     ));
 }
+
+// ----- extremes -----
+
+#[test]
+fn quantities_near_u32_max_do_not_overflow_level_sums_or_the_fill_requirement() {
+    let mut config = config();
+    config.instruments[0].max_order_qty = Qty(u32::MAX);
+    let big = 4_000_000_000;
+    let s1 = sell(A, 10, big);
+    let s2 = sell(B, 10, big);
+    let s3 = sell(C, 10, big).display(3_000_000_000);
+    let f4 = buy(D, 10, u32::MAX).tif(Fok);
+    let f5 = buy(D, 10, u32::MAX).min(u32::MAX).tif(IocTif);
+    let b6 = buy(D, 10, 2_410_065_415).tif(IocTif);
+    let rest = u32::MAX - big;
+    let mut h = Harness::new(config);
+    h.run(vec![
+        (new(&s1), vec![acc(1, &s1), add(1, &s1, big)]),
+        (new(&s2), vec![acc(2, &s2), add(2, &s2, big)]),
+        (new(&s3), vec![acc(3, &s3), add(3, &s3, 3_000_000_000)]),
+        // 12e9 available (the iceberg's reserve included) for a FOK of u32::MAX.
+        (
+            new(&f4),
+            vec![
+                acc(4, &f4),
+                exec(1, 10, big, (1, &s1, 0), (4, &f4, rest)),
+                exec(2, 10, rest, (2, &s2, big - rest), (4, &f4, 0)),
+            ],
+        ),
+        // 3_705_032_705 + 4e9 left: still enough for a minimum of u32::MAX.
+        (
+            new(&f5),
+            vec![
+                acc(5, &f5),
+                exec(3, 10, 3_705_032_705, (2, &s2, 0), (5, &f5, 589_934_590)),
+                exec(4, 10, 589_934_590, (3, &s3, 3_410_065_410), (5, &f5, 0)),
+            ],
+        ),
+        // The iceberg's display (2_410_065_410) runs out and refreshes to its peak, capped
+        // by its leaves.
+        (
+            new(&b6),
+            vec![
+                acc(6, &b6),
+                exec(5, 10, 2_410_065_410, (3, &s3, 1_000_000_000), (6, &b6, 5)),
+                restated(3, &s3, 1_000_000_000, 1_000_000_000),
+                add(3, &s3, 1_000_000_000),
+                exec(6, 10, 5, (3, &s3, 999_999_995), (6, &b6, 0)),
+            ],
+        ),
+    ]);
+    assert_eq!(h.side(I0, Sell), vec![(3, 999_999_995, 999_999_995)]);
+}

@@ -34,10 +34,10 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 // ----- configuration -----
 
-fn instrument_strategy() -> impl Strategy<Value = InstrumentConfig> {
+fn instrument_strategy(band_ticks: BoxedStrategy<i64>) -> impl Strategy<Value = InstrumentConfig> {
     let tick = prop_oneof![Just(1i64), Just(5), Just(100)];
     let lot = prop_oneof![2 => Just(1u32), 1 => Just(10)];
-    (tick, lot, 20i64..=40, 10i64..=1_000, 20u32..=60).prop_map(
+    (tick, lot, band_ticks, 10i64..=1_000, 20u32..=60).prop_map(
         |(tick, lot, band_ticks, base_ticks, max_lots)| InstrumentConfig {
             symbol: InstrumentConfig::symbol_from_str("PROP"),
             tick_size: Price(tick),
@@ -65,7 +65,7 @@ fn config_strategy() -> impl Strategy<Value = EngineConfig> {
         7 => Just((10_000u32, 10_000u32)),
     ];
     (
-        prop::collection::vec(instrument_strategy(), 2..=4),
+        prop::collection::vec(instrument_strategy((20i64..=40).boxed()), 2..=4),
         prop::collection::vec(concrete_stp().prop_map(|stp| AccountConfig { stp }), 3..=4),
         capacity,
     )
@@ -77,6 +77,26 @@ fn config_strategy() -> impl Strategy<Value = EngineConfig> {
                 level_capacity,
             },
         )
+}
+
+/// Ladders whose lengths sit on the edges of the engine's bitmap words (64 slots) and summary
+/// words (4,096 slots), down to a single price; one large capacity.
+fn odd_ladder_config_strategy() -> impl Strategy<Value = EngineConfig> {
+    let band_ticks = prop::sample::select(
+        &[
+            0i64, 1, 62, 63, 64, 65, 127, 128, 4_095, 4_096, 4_097, 9_000,
+        ][..],
+    );
+    (
+        prop::collection::vec(instrument_strategy(band_ticks.boxed()), 1..=3),
+        prop::collection::vec(concrete_stp().prop_map(|stp| AccountConfig { stp }), 3..=4),
+    )
+        .prop_map(|(instruments, accounts)| EngineConfig {
+            instruments,
+            accounts,
+            order_capacity: 10_000,
+            level_capacity: 10_000,
+        })
 }
 
 // ----- abstract operations -----
@@ -115,17 +135,18 @@ enum PriceSel {
     /// At the opposite best or `n` ticks through it: trades.
     Cross(u8),
     /// Anywhere in the band, two ticks beyond it on each side included.
-    Band(u8),
+    Band(u16),
     /// A band price plus one unit (off the tick when the tick is above 1).
-    OffTick(u8),
+    OffTick(u16),
 }
 
-fn price_strategy() -> impl Strategy<Value = PriceSel> {
+/// `band_weight` (of 100) is the share of prices anywhere in the band.
+fn price_strategy(band_weight: u32) -> impl Strategy<Value = PriceSel> {
     prop_oneof![
-        75 => (1u8..=6).prop_map(PriceSel::Passive),
+        85 - band_weight => (1u8..=6).prop_map(PriceSel::Passive),
         10 => (0u8..=2).prop_map(PriceSel::Cross),
-        10 => any::<u8>().prop_map(PriceSel::Band),
-        5 => any::<u8>().prop_map(PriceSel::OffTick),
+        band_weight => any::<u16>().prop_map(PriceSel::Band),
+        5 => any::<u16>().prop_map(PriceSel::OffTick),
     ]
 }
 
@@ -184,7 +205,7 @@ struct NewSpec {
     other_session: bool,
 }
 
-fn new_strategy() -> impl Strategy<Value = NewSpec> {
+fn new_strategy(band_weight: u32) -> impl Strategy<Value = NewSpec> {
     let side = prop_oneof![Just(Side::Buy), Just(Side::Sell)];
     let tif = prop_oneof![
         10 => Just(TimeInForce::Day),
@@ -200,7 +221,7 @@ fn new_strategy() -> impl Strategy<Value = NewSpec> {
             side,
             prop::bool::weighted(0.08),
             tif,
-            price_strategy(),
+            price_strategy(band_weight),
         ),
         (
             qty_strategy(),
@@ -238,7 +259,7 @@ enum ReplacePrice {
     Offset(i8),
     /// At the opposite best (or beyond): trades.
     Cross(u8),
-    Band(u8),
+    Band(u16),
     OffTick,
 }
 
@@ -273,7 +294,7 @@ fn replace_strategy() -> impl Strategy<Value = ReplaceSpec> {
         45 => Just(ReplacePrice::Same),
         30 => (-3i8..=3).prop_map(ReplacePrice::Offset),
         12 => (0u8..=2).prop_map(ReplacePrice::Cross),
-        8 => any::<u8>().prop_map(ReplacePrice::Band),
+        8 => any::<u16>().prop_map(ReplacePrice::Band),
         5 => Just(ReplacePrice::OffTick),
     ];
     let qty = prop_oneof![
@@ -344,10 +365,11 @@ enum Op {
     },
 }
 
-fn op_strategy() -> impl Strategy<Value = Op> {
+/// `band_weight`: see `price_strategy`.
+fn op_strategy(band_weight: u32) -> impl Strategy<Value = Op> {
     let small = || 0u8..=63;
     prop_oneof![
-        400 => new_strategy().prop_map(Op::New),
+        400 => new_strategy(band_weight).prop_map(Op::New),
         50 => pick_strategy().prop_map(Op::Cancel),
         50 => (pick_strategy(), reduce_strategy()).prop_map(|(pick, sel)| Op::Reduce(pick, sel)),
         160 => (pick_strategy(), replace_strategy()).prop_map(|(pick, spec)| Op::Replace(pick, spec)),
@@ -475,6 +497,7 @@ impl Driver {
             .1
             .extend(created);
         COVERAGE.count(&expected);
+        COVERAGE.commands.fetch_add(1, Relaxed);
         COVERAGE
             .resting_sum
             .fetch_add(u64::from(self.model.resting_order_count()), Relaxed);
@@ -653,11 +676,12 @@ impl Driver {
                 session_of(AccountId(0), false),
             )
         } else {
-            (
-                OrderId(pick.which.index(1_000) as u64),
-                AccountId(0),
-                session_of(AccountId(0), false),
-            )
+            let id = match pick.which.index(1_000) {
+                0..=9 => OrderId::NONE,
+                10..=19 => OrderId(u64::MAX),
+                other => OrderId(other as u64),
+            };
+            (id, AccountId(0), session_of(AccountId(0), false))
         };
         let account = if pick.foreign {
             AccountId((owner.0 + 1) % (account_count + 1))
@@ -882,7 +906,14 @@ impl Driver {
 /// `step` with the order id it names translated through `ids` (original -> replay); an id the
 /// replay never created becomes one it never will.
 fn translate(step: Step, ids: &BTreeMap<OrderId, OrderId>) -> Step {
-    let map = |id: OrderId| ids.get(&id).copied().unwrap_or(OrderId(id.0 | 1 << 40));
+    let unknown = |id: OrderId| {
+        if id.0 == 0 || id.0 >= 1 << 40 {
+            id
+        } else {
+            OrderId(id.0 | 1 << 40)
+        }
+    };
+    let map = |id: OrderId| ids.get(&id).copied().unwrap_or_else(|| unknown(id));
     match step {
         Step::Command(Command::Cancel(cancel)) => Step::Command(Command::Cancel(CancelOrder {
             order: map(cancel.order),
@@ -1026,6 +1057,8 @@ struct Coverage {
     replaces: [AtomicU64; 2],
     /// Sum over commands of the resting order count after it.
     resting_sum: AtomicU64,
+    /// Commands applied by every driver (all tests of this file).
+    commands: AtomicU64,
 }
 
 #[allow(clippy::declare_interior_mutable_const)]
@@ -1036,6 +1069,7 @@ static COVERAGE: Coverage = Coverage {
     cancels: [ZERO; 128],
     replaces: [ZERO; 2],
     resting_sum: ZERO,
+    commands: ZERO,
 };
 
 impl Coverage {
@@ -1082,7 +1116,7 @@ impl Coverage {
         let kept = self.replaces[0].load(Relaxed);
         let lost = self.replaces[1].load(Relaxed);
         text.push_str(&format!("\nreplaces: priority kept={kept} lost={lost}"));
-        let commands = COMMANDS_RUN.load(Relaxed).max(1);
+        let commands = self.commands.load(Relaxed).max(1);
         let resting_mean = self.resting_sum.load(Relaxed) / commands;
         text.push_str(&format!(
             "\nmean resting orders after a command: {resting_mean}"
@@ -1104,7 +1138,7 @@ proptest! {
     #[test]
     fn engine_matches_model(
         config in config_strategy(),
-        ops in prop::collection::vec(op_strategy(), 1_000..=1_200),
+        ops in prop::collection::vec(op_strategy(10), 1_000..=1_200),
     ) {
         let mut driver = Driver::new(&config);
         for op in &ops {
@@ -1132,7 +1166,7 @@ proptest! {
     #[test]
     fn restored_engine_continues_identically(
         config in config_strategy(),
-        ops in prop::collection::vec(op_strategy(), 200..=500),
+        ops in prop::collection::vec(op_strategy(10), 200..=500),
         split in any::<Index>(),
     ) {
         let mut driver = Driver::new(&config);
@@ -1144,6 +1178,92 @@ proptest! {
             minimised_failure(&config, &driver.history, error)
         })?;
         for op in &ops[split..] {
+            driver.step(op)?;
+        }
+    }
+}
+
+/// Deep books over a long flow: the realistic generator of `reference::flow` (about a
+/// thousand resting orders per book, heavy churn of the id index) with admin commands mixed
+/// in, checked against the model on every command's events and on the whole books every
+/// thousand commands.
+#[test]
+fn deep_books_match_the_model_over_a_long_flow() {
+    use reference::flow::{flow_config, FlowGen, XorShift, FLOW_INSTRUMENTS};
+    const BATCH_LEN: usize = 1_000;
+    const BATCH_COUNT: usize = 300;
+    let mut engine = Engine::new(flow_config()).expect("valid config");
+    let mut model = Model::new(flow_config());
+    let mut flow = FlowGen::new(0xdeeb_b00c, 1_000 * FLOW_INSTRUMENTS);
+    let mut rng = XorShift::new(0x0add_5eed);
+    let mut batch = Vec::with_capacity(BATCH_LEN);
+    let mut events = Vec::new();
+    for batch_index in 0..BATCH_COUNT {
+        flow.refresh(
+            |id| engine.order(id),
+            engine.next_order_id(),
+            engine.resting_order_count(),
+        );
+        flow.fill(&mut batch, BATCH_LEN);
+        for (index, command) in batch.iter().enumerate() {
+            let command = match rng.below(1_000) {
+                0 => Command::SetTradingStatus {
+                    instrument: InstrumentId(rng.below_u32(FLOW_INSTRUMENTS)),
+                    status: TradingStatus::Halted,
+                },
+                1..=4 => Command::SetTradingStatus {
+                    instrument: InstrumentId(rng.below_u32(FLOW_INSTRUMENTS)),
+                    status: TradingStatus::Trading,
+                },
+                5 if rng.chance(10) => Command::EndOfDay,
+                _ => *command,
+            };
+            events.clear();
+            engine.apply(&command, &mut events);
+            let expected = model.apply(&command);
+            assert_eq!(
+                events, expected,
+                "command {} of batch {batch_index}: {command:?}",
+                index
+            );
+        }
+        engine.verify();
+        for instrument in (0..FLOW_INSTRUMENTS).map(InstrumentId) {
+            for side in [Side::Buy, Side::Sell] {
+                let mut orders = Vec::new();
+                engine.for_each_order(instrument, side, |order| orders.push(order));
+                assert_eq!(
+                    orders,
+                    model.orders(instrument, side),
+                    "batch {batch_index}"
+                );
+            }
+        }
+        assert_eq!(engine.snapshot(), model.snapshot());
+    }
+    assert!(
+        engine.resting_order_count() > 1_000,
+        "the books stayed deep"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 64,
+        max_shrink_iters: 0,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
+        ..ProptestConfig::default()
+    })]
+
+    /// Ladder lengths on the engine's bitmap word and summary-word edges, with prices spread
+    /// over the whole band so that best-price searches cross words.
+    #[test]
+    fn odd_ladders_match_model(
+        config in odd_ladder_config_strategy(),
+        ops in prop::collection::vec(op_strategy(50), 300..=500),
+    ) {
+        let mut driver = Driver::new(&config);
+        for op in &ops {
             driver.step(op)?;
         }
     }
