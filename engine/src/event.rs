@@ -127,7 +127,8 @@ pub struct Rejected {
     pub account: AccountId,
     pub session: SessionId,
     pub client_ref: u64,
-    /// The instrument the command named, when it named one.
+    /// The instrument the command named (0 when it names none); for cancel, reduce and
+    /// replace, the order's instrument once the order is found and owned, else 0.
     pub instrument: InstrumentId,
     /// The order the command named (cancel, reduce, replace), else `OrderId::NONE`.
     pub order: OrderId,

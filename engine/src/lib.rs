@@ -107,6 +107,13 @@
 //! `SessionLost` belong to risk: the engine emits nothing for them. Rejects of admin commands
 //! carry account 0, session 0 and client_ref 0 unless the command has them.
 //!
+//! **Further readings.** Self-trade decisions (matching and the fill requirement) use the
+//! *incoming* order's effective mode. Events about an order carry the order's own session, even
+//! when a cancel or replace comes from another session of the account. Replacing an iceberg with
+//! `display_qty == qty` makes it fully displayed, a peak change, so it loses priority. A replace's
+//! `LevelCapacity` check is made before the old order leaves the book. A mass cancel naming an
+//! unknown account and an unknown instrument is `UnknownAccount`.
+//!
 //! **Rejected fields.** `instrument` is the command's (new order, mass cancel, trading status;
 //! 0 when it names none) or, for cancel/reduce/replace, the order's when the order was found and
 //! belongs to the account, else 0. `order` is the command's order id for cancel/reduce/replace,
