@@ -10,6 +10,8 @@
 //!   input file, I/O), as printed on stderr.
 
 mod cmd;
+mod config;
+mod node;
 mod render;
 
 use std::process::ExitCode;
@@ -30,6 +32,8 @@ enum Command {
     Journal(cmd::journal::Args),
     /// Re-run a journal through the core (`--verify`: compare with the recorded digests).
     Replay(cmd::replay::Args),
+    /// Run the exchange node (OUCH 5.0 over SoupBinTCP 3.0) until SIGINT/SIGTERM.
+    Run(cmd::run::Args),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +41,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Journal(args) => cmd::journal::run(args),
         Command::Replay(args) => cmd::replay::run(args),
+        Command::Run(args) => cmd::run::run(args),
     };
     match result {
         Ok(code) => code,

@@ -2,3 +2,4 @@
 
 pub mod journal;
 pub mod replay;
+pub mod run;

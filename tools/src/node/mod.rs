@@ -1,0 +1,400 @@
+//! The Peregrine node: a running exchange that members reach over OUCH 5.0 / SoupBinTCP 3.0 on
+//! kernel TCP.
+//!
+//! ```text
+//!  sockets ─► gateway thread ──inbound ring──► core thread ──outbound ring──► gateway thread ─► sockets
+//!            (epoll via mio: RX, login,        (sequence ▸ journal ▸          (route events to users'
+//!             heartbeats, OUCH → Command)        risk ▸ match: CoreStage)       logs, OUCH out, TX)
+//! ```
+//!
+//! **Threads.** [`Mode::Threaded`](crate::config::Mode) runs two threads: the gateway (the
+//! calling thread) and the core. [`Mode::Single`](crate::config::Mode) runs the same gateway
+//! and core code in one loop on the calling thread, with the gateway as the core's outbound
+//! sink: the mode for tests and small hosts.
+//!
+//! **Deviation from DESIGN.md.** The design draws gateway RX and gateway TX as two threads. Here
+//! they are one I/O thread, because the OUCH mapping (`peregrine_gateway::mapping::OrderEntry`)
+//! is one state machine per user that both directions mutate: inbound messages consume
+//! UserRefNums and add pending orders, core events bind engine order ids and retire orders, and
+//! an event can produce a command (a cancel deferred until its order is accepted). Splitting RX
+//! and TX would put that state behind a lock or a second ring round trip per message. On the
+//! 2-core target, two busy threads (gateway, core) are also what the cores allow; the feed
+//! publisher, when wired, takes a third ring from the core. Back-pressure holds as designed: a
+//! full inbound ring makes the gateway stop reading sockets (counted), a full outbound ring
+//! makes the core wait (counted); nothing is dropped, and the gateway never blocks on the core,
+//! so the two cannot deadlock.
+//!
+//! **Recovery.** On start, [`CoreStage::open`] recovers the core from the journal; each user's
+//! session log is replayed into its OUCH state ([`gateway`]); inputs the journal has but the
+//! gateway never routed (a crash between the two) get their events regenerated from the journal
+//! ([`recovery`]); submissions that were logged but never journaled are answered with a
+//! Rejected. Sequenced messages live in the logs, so a re-login with a requested sequence
+//! number gets every message it missed, across restarts too.
+//!
+//! **Shutdown** (SIGINT/SIGTERM sets the stop flag): the gateway stops accepting and reading,
+//! flushes and closes connections (each lost session becomes a journaled `SessionLost`), the
+//! core drains the inbound ring and closes the journal (closing digest, sync), then the
+//! gateway routes the last events and syncs the session logs.
+//!
+//! # Invariants
+//! - The journal is the source of truth: every command applied is journaled first; every
+//!   message a member sees is in its session log first.
+//! - The gateway's checkpoint never passes the journal's last seq.
+//! - The core thread is the only consumer of the inbound ring and the only producer of the
+//!   outbound ring; the gateway thread is the other end of both.
+
+pub mod auth;
+pub mod core_loop;
+pub mod gateway;
+pub mod records;
+pub mod recovery;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use peregrine_replay::CoreStage;
+use peregrine_tuning::ring::{channel, Consumer, Producer};
+use peregrine_tuning::wait::{Phase, WaitStrategy, Waiter};
+
+use crate::config::{Mode, NodeConfig};
+use core_loop::{CoreCounters, CoreLoop, OutboundSink, RingSink};
+use gateway::{clock_ns, Gateway, GatewayCounters};
+use records::{InboundRecord, OutboundRecord};
+
+/// Inputs the core takes per batch (one journal sync point under `sync-per-batch`).
+const CORE_BATCH_MAX: usize = 256;
+/// Outbound records the gateway routes per turn.
+const ROUTE_BATCH_MAX: usize = 4096;
+/// How often the node logs its counters.
+const STATS_INTERVAL: Duration = Duration::from_secs(10);
+
+/// What a node run did.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NodeReport {
+    pub gateway: GatewayCounters,
+    pub core: CoreCounters,
+    pub last_seq: u64,
+}
+
+/// A node ready to run: core recovered, gateway listening.
+pub struct Node {
+    config: NodeConfig,
+    gateway: Gateway,
+    core: CoreLoop,
+    stop: Arc<AtomicBool>,
+}
+
+impl Node {
+    /// Recovers (or creates) the journal and session logs in the config's data directory and
+    /// binds the listener. `stop` ends [`Node::run`] when set.
+    pub fn open(config: NodeConfig, stop: Arc<AtomicBool>) -> anyhow::Result<Node> {
+        let journal_dir = config.journal_dir();
+        std::fs::create_dir_all(&journal_dir)
+            .with_context(|| format!("cannot create {}", journal_dir.display()))?;
+        let core_config = config.core_config();
+        let (stage, report) = CoreStage::open(&journal_dir, config.stage_options()?, &core_config)
+            .with_context(|| format!("cannot open journal {}", journal_dir.display()))?;
+        tracing::info!(created = report.created, last_seq = report.last_seq,
+            replayed = report.replayed_inputs, snapshot = ?report.snapshot_seq,
+            torn = report.torn.is_some(), "core recovered");
+        if let Some(seq) = report.first_digest_mismatch {
+            tracing::error!(seq, "recovery: replay did not reproduce a recorded digest");
+        }
+        let mut gateway = Gateway::open(&config)?;
+        let last_seq = stage.last_seq();
+        let checkpoint = gateway.checkpoint_seq();
+        anyhow::ensure!(
+            checkpoint <= last_seq,
+            "session logs are ahead of the journal (checkpoint {checkpoint}, journal {last_seq})"
+        );
+        if checkpoint < last_seq {
+            let routed =
+                recovery::regenerate(&journal_dir, &core_config, checkpoint, &mut gateway)?;
+            tracing::warn!(checkpoint, last_seq, routed, "recovery: regenerated events");
+        }
+        let rejected = gateway.finish_recovery(last_seq)?;
+        if rejected > 0 {
+            tracing::warn!(rejected, "recovery: lost submissions rejected");
+        }
+        Ok(Node {
+            config,
+            gateway,
+            core: CoreLoop::new(stage),
+            stop,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.gateway.local_addr()
+    }
+
+    /// Runs until the stop flag is set, then shuts down cleanly.
+    pub fn run(self) -> anyhow::Result<NodeReport> {
+        match self.config.node.mode {
+            Mode::Threaded => self.run_threaded(),
+            Mode::Single => self.run_single(),
+        }
+    }
+
+    fn run_single(self) -> anyhow::Result<NodeReport> {
+        let Node {
+            config,
+            mut gateway,
+            mut core,
+            stop,
+        } = self;
+        let strategy = config.wait_strategy()?;
+        apply_thread_settings(&config, config.node.gateway_cpu);
+        let (mut inbound, mut inbound_rx) =
+            channel::<InboundRecord>(config.node.inbound_ring_records)?;
+        let mut waiter = Waiter::new(strategy);
+        let mut stats = Stats::new();
+        let mut stopping = false;
+        loop {
+            let now_ns = clock_ns();
+            let mut work = gateway.flush_pending(&mut inbound);
+            gateway.poll_io(Some(io_timeout(strategy, &waiter)), now_ns)?;
+            if !stopping {
+                work += gateway.service_reads(now_ns, &mut inbound);
+            }
+            let mut sink = DirectSink {
+                gateway: &mut gateway,
+                error: None,
+            };
+            work += core.step(&mut inbound_rx, &mut sink, CORE_BATCH_MAX, clock_ns)?;
+            if let Some(error) = sink.error {
+                return Err(error);
+            }
+            work += gateway.service_writes(now_ns);
+            if stop.load(Ordering::Relaxed) && !stopping {
+                stopping = true;
+                gateway.shut_down(config.node.end_of_session_on_shutdown, now_ns);
+            }
+            if stopping && !gateway.has_pending() && inbound_rx.is_empty() {
+                break;
+            }
+            stats.maybe_log(&gateway, &core.counters);
+            idle(&mut waiter, strategy, work);
+        }
+        finish(gateway, core)
+    }
+
+    fn run_threaded(self) -> anyhow::Result<NodeReport> {
+        let Node {
+            config,
+            mut gateway,
+            core,
+            stop,
+        } = self;
+        let strategy = config.wait_strategy()?;
+        let (mut inbound, inbound_rx) = channel::<InboundRecord>(config.node.inbound_ring_records)?;
+        let (outbound, mut outbound_rx) =
+            channel::<OutboundRecord>(config.node.outbound_ring_records)?;
+        let input_closed = Arc::new(AtomicBool::new(false));
+        let core_thread = {
+            let config = config.clone();
+            let input_closed = Arc::clone(&input_closed);
+            std::thread::Builder::new()
+                .name("core".to_string())
+                .spawn(move || core_thread(config, core, inbound_rx, outbound, input_closed))?
+        };
+        apply_thread_settings(&config, config.node.gateway_cpu);
+        let mut waiter = Waiter::new(strategy);
+        let mut stats = Stats::new();
+        let mut stopping = false;
+        let mut core_counters = CoreCounters::default();
+        loop {
+            let now_ns = clock_ns();
+            let chunk = outbound_rx.read_chunk(ROUTE_BATCH_MAX);
+            let mut work = chunk.len();
+            for record in chunk.iter() {
+                gateway.on_outbound(record)?;
+            }
+            chunk.release_all();
+            work += gateway.flush_pending(&mut inbound);
+            gateway.poll_io(Some(io_timeout(strategy, &waiter)), now_ns)?;
+            if !stopping {
+                work += gateway.service_reads(now_ns, &mut inbound);
+            }
+            work += gateway.service_writes(now_ns);
+            if stop.load(Ordering::Relaxed) && !stopping {
+                stopping = true;
+                gateway.shut_down(config.node.end_of_session_on_shutdown, now_ns);
+            }
+            if stopping && !gateway.has_pending() {
+                input_closed.store(true, Ordering::Release);
+            }
+            if core_thread.is_finished() && outbound_rx.is_empty() {
+                break;
+            }
+            stats.maybe_log(&gateway, &core_counters);
+            idle(&mut waiter, strategy, work);
+        }
+        let (core, counters) = core_thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("core thread panicked"))??;
+        core_counters = counters;
+        let mut report = finish_gateway(gateway)?;
+        report.core = core_counters;
+        report.last_seq = core;
+        Ok(report)
+    }
+}
+
+/// The core thread: steps until the gateway closes its input and the ring is empty, then
+/// closes the journal. Returns the last seq and the counters.
+fn core_thread(
+    config: NodeConfig,
+    mut core: CoreLoop,
+    mut inbound: Consumer<InboundRecord>,
+    mut outbound: Producer<OutboundRecord>,
+    input_closed: Arc<AtomicBool>,
+) -> anyhow::Result<(u64, CoreCounters)> {
+    apply_thread_settings(&config, config.node.core_cpu);
+    let strategy = config.wait_strategy()?;
+    let mut waiter = Waiter::new(strategy);
+    let mut sink_waiter = Waiter::new(strategy);
+    let mut full_waits = 0;
+    loop {
+        let mut sink = RingSink {
+            producer: &mut outbound,
+            waiter: &mut sink_waiter,
+            full_waits: &mut full_waits,
+        };
+        let count = core.step(&mut inbound, &mut sink, CORE_BATCH_MAX, clock_ns)?;
+        if count > 0 {
+            waiter.reset();
+            continue;
+        }
+        // Acquire: pairs with the gateway's Release store after its last push.
+        if input_closed.load(Ordering::Acquire) && inbound.is_empty() {
+            break;
+        }
+        waiter.idle();
+    }
+    core.counters.outbound_full_waits = full_waits;
+    let last_seq = core.stage.last_seq();
+    let counters = core.counters;
+    core.stage.close().context("closing the journal")?;
+    tracing::info!(last_seq, "journal closed");
+    Ok((last_seq, counters))
+}
+
+/// Single-thread mode: core events go straight into the gateway.
+struct DirectSink<'a> {
+    gateway: &'a mut Gateway,
+    error: Option<anyhow::Error>,
+}
+
+impl OutboundSink for DirectSink<'_> {
+    fn push(&mut self, record: OutboundRecord) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Err(error) = self.gateway.on_outbound(&record) {
+            self.error = Some(error);
+        }
+    }
+}
+
+fn finish(gateway: Gateway, core: CoreLoop) -> anyhow::Result<NodeReport> {
+    let counters = core.counters;
+    let last_seq = core.stage.last_seq();
+    core.stage.close().context("closing the journal")?;
+    tracing::info!(last_seq, "journal closed");
+    let mut report = finish_gateway(gateway)?;
+    report.core = counters;
+    report.last_seq = last_seq;
+    Ok(report)
+}
+
+fn finish_gateway(gateway: Gateway) -> anyhow::Result<NodeReport> {
+    gateway.flush_storage()?;
+    tracing::info!(counters = ?gateway.counters, "gateway stopped");
+    Ok(NodeReport {
+        gateway: gateway.counters,
+        ..NodeReport::default()
+    })
+}
+
+/// Pinning, real-time priority and memory locking for the calling thread, as configured.
+/// Refusals are logged by `peregrine_tuning` and are not fatal.
+fn apply_thread_settings(config: &NodeConfig, cpu: Option<usize>) {
+    if let Some(cpu) = cpu {
+        let _ = peregrine_tuning::cpu::pin_current_thread(cpu);
+        if let Some(priority) = config.node.fifo_priority {
+            let _ = peregrine_tuning::cpu::set_fifo_priority(priority);
+        }
+    }
+    if config.node.lock_memory {
+        let _ = peregrine_tuning::memory::lock_all_memory();
+    }
+}
+
+/// How long `poll_io` may block: never while spinning or yielding; up to the park time when
+/// the waiter has reached its park phase (a socket event ends it early).
+fn io_timeout(strategy: WaitStrategy, waiter: &Waiter) -> Duration {
+    match (strategy, waiter.phase()) {
+        (WaitStrategy::Park { park_us, .. }, Phase::Park) => {
+            Duration::from_micros(u64::from(park_us))
+        }
+        _ => Duration::ZERO,
+    }
+}
+
+/// After a turn: reset on progress; otherwise spin or yield (parking happens in `poll_io`).
+fn idle(waiter: &mut Waiter, strategy: WaitStrategy, work: usize) {
+    if work > 0 {
+        waiter.reset();
+        return;
+    }
+    match (strategy, waiter.phase()) {
+        (WaitStrategy::Park { .. }, Phase::Park) => {
+            // Count the idle turn without parking the thread: poll_io blocked instead.
+            waiter_count_only(waiter);
+        }
+        _ => waiter.idle(),
+    }
+}
+
+/// Advances a park-phase waiter without sleeping (the epoll wait was the sleep).
+fn waiter_count_only(waiter: &mut Waiter) {
+    let _ = waiter.idle_count();
+}
+
+/// Periodic counter logging.
+struct Stats {
+    last: Instant,
+}
+
+impl Stats {
+    fn new() -> Stats {
+        Stats {
+            last: Instant::now(),
+        }
+    }
+
+    fn maybe_log(&mut self, gateway_stage: &Gateway, core: &CoreCounters) {
+        if self.last.elapsed() < STATS_INTERVAL {
+            return;
+        }
+        self.last = Instant::now();
+        let gateway = &gateway_stage.counters;
+        tracing::info!(
+            connections = gateway_stage.connection_count(),
+            logged_in = gateway_stage.logged_in_count(),
+            inputs = core.inputs,
+            events = core.events,
+            logins = gateway.logins_accepted,
+            messages_in = gateway.messages_in,
+            sequenced_out = gateway.sequenced_out,
+            backpressure_stalls = gateway.backpressure_stalls,
+            protocol_errors = gateway.protocol_errors,
+            "node stats"
+        );
+    }
+}
