@@ -33,7 +33,21 @@ pub struct NodeProcess {
     stderr_path: PathBuf,
 }
 
+/// The embedded default configuration's text, for tests that change a few keys.
+pub const DEFAULT_CONFIG: &str = include_str!("../../config/default.toml");
+
 impl NodeProcess {
+    /// Starts the node with `config` (TOML text, written into `data_dir`), on `127.0.0.1:0`.
+    pub fn start_with_config(data_dir: &Path, config: &str, extra: &[&str]) -> NodeProcess {
+        std::fs::create_dir_all(data_dir).expect("data dir");
+        let path = data_dir.join("node.toml");
+        std::fs::write(&path, config).expect("config");
+        let path = path.to_string_lossy().into_owned();
+        let mut args = vec!["--config", path.as_str()];
+        args.extend_from_slice(extra);
+        NodeProcess::start(data_dir, &args)
+    }
+
     /// Starts the node with the embedded default config on `127.0.0.1:0`, data in `data_dir`.
     pub fn start(data_dir: &Path, extra: &[&str]) -> NodeProcess {
         std::fs::create_dir_all(data_dir).expect("data dir");
