@@ -69,7 +69,9 @@ impl Record for Record64 {
 /// Pins the calling thread to the first (`last == false`) or last allowed core; a refusal
 /// (logged by `cpu`) leaves it unpinned.
 fn pin(last: bool) {
-    let cores = cpu::allowed_core_indices().unwrap_or_default();
+    // Read once, before the first pin narrows the measuring thread's own mask.
+    static CORES: std::sync::OnceLock<Vec<usize>> = std::sync::OnceLock::new();
+    let cores = CORES.get_or_init(|| cpu::allowed_core_indices().unwrap_or_default());
     let core = if last { cores.last() } else { cores.first() };
     if let (Some(&core_index), true) = (core, cores.len() >= 2) {
         cpu::pin_current_thread(core_index);

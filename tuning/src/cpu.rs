@@ -16,14 +16,16 @@
 
 use crate::outcome::{Outcome, Refusal};
 
-/// The cores the process may run on, as the kernel numbers them, or `None` if unreadable.
-/// Allocates; call it at start-up.
+/// The cores the calling thread may run on now (its affinity mask, as the kernel numbers CPUs),
+/// or `None` if unreadable. A new thread inherits its parent's mask, so call this before pinning,
+/// from the thread that starts the stages. Allocates; call it at start-up.
 pub fn allowed_core_indices() -> Option<Vec<usize>> {
     let core_ids = core_affinity::get_core_ids()?;
     Some(core_ids.into_iter().map(|core_id| core_id.id).collect())
 }
 
-/// Pins the calling thread to core `core_index` (as the kernel numbers CPUs).
+/// Pins the calling thread to core `core_index` (as the kernel numbers CPUs). A thread already
+/// pinned may be pinned again to any core of the process's cpuset.
 ///
 /// ```
 /// use peregrine_tuning::{cpu, outcome::Outcome};
@@ -36,21 +38,18 @@ pub fn pin_current_thread(core_index: usize) -> Outcome {
 }
 
 fn pin_outcome(core_index: usize) -> Outcome {
-    let Some(core_ids) = core_affinity::get_core_ids() else {
-        return Outcome::Refused(Refusal::CoreListUnavailable);
-    };
-    let Some(&core_id) = core_ids.iter().find(|core_id| core_id.id == core_index) else {
-        return Outcome::Refused(Refusal::CoreNotAllowed {
-            core_index,
-            allowed_count: core_ids.len(),
-        });
-    };
-    if core_affinity::set_for_current(core_id) {
-        Outcome::Applied
-    } else {
-        // `set_for_current` only says yes or no; the errno of its failed call is still current.
-        let errno = std::io::Error::last_os_error().raw_os_error();
-        Outcome::Refused(Refusal::AffinityRejected { errno })
+    // A `cpu_set_t` has bits for `CPU_SETSIZE` cores; beyond that no mask can name the core.
+    if core_index >= libc::CPU_SETSIZE as usize {
+        return Outcome::Refused(Refusal::CoreNotAllowed { core_index });
+    }
+    if core_affinity::set_for_current(core_affinity::CoreId { id: core_index }) {
+        return Outcome::Applied;
+    }
+    // `set_for_current` only says yes or no; the errno of its failed call is still current.
+    match std::io::Error::last_os_error().raw_os_error() {
+        // The mask names no core that is online and in the cpuset.
+        Some(libc::EINVAL) => Outcome::Refused(Refusal::CoreNotAllowed { core_index }),
+        errno => Outcome::Refused(Refusal::AffinityRejected { errno }),
     }
 }
 
@@ -150,17 +149,41 @@ mod tests {
 
     #[test]
     fn pinning_to_a_core_outside_the_set_is_refused_by_name() {
-        let allowed_count = allowed_core_indices().unwrap().len();
-        let outcome = std::thread::spawn(|| pin_current_thread(100_000))
-            .join()
-            .unwrap();
-        assert_eq!(
-            outcome,
-            Outcome::Refused(Refusal::CoreNotAllowed {
-                core_index: 100_000,
-                allowed_count
-            })
-        );
+        // 1023 fits a CPU mask but is not online here; 100_000 does not fit one.
+        for core_index in [1023, 100_000] {
+            let outcome = std::thread::spawn(move || pin_current_thread(core_index))
+                .join()
+                .unwrap();
+            assert_eq!(
+                outcome,
+                Outcome::Refused(Refusal::CoreNotAllowed { core_index })
+            );
+        }
+    }
+
+    #[test]
+    fn a_pinned_thread_can_be_pinned_again_elsewhere() {
+        let allowed = allowed_core_indices().unwrap();
+        let (first, last) = (allowed[0], *allowed.last().unwrap());
+        let (outcomes, cores_after) = std::thread::spawn(move || {
+            let outcomes = [pin_current_thread(first), pin_current_thread(last)];
+            (outcomes, current_thread_core_indices())
+        })
+        .join()
+        .unwrap();
+        if outcomes == [Outcome::Applied, Outcome::Applied] {
+            assert_eq!(cores_after, [last]);
+        } else {
+            for outcome in outcomes {
+                assert!(
+                    matches!(
+                        outcome,
+                        Outcome::Applied | Outcome::Refused(Refusal::AffinityRejected { .. })
+                    ),
+                    "{outcome}"
+                );
+            }
+        }
     }
 
     #[test]

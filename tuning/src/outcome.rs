@@ -24,12 +24,10 @@ pub enum Outcome {
 /// Why the host refused a switch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
-    /// The core is not in the set this process may run on (cgroup/cpuset or `taskset`).
+    /// The core is offline, absent, or outside the process's cpuset (cgroup or `taskset`).
     CoreNotAllowed {
         /// The core asked for, as the kernel numbers CPUs.
         core_index: usize,
-        /// How many cores the process may run on.
-        allowed_count: usize,
     },
     /// The set of allowed cores could not be read.
     CoreListUnavailable,
@@ -78,9 +76,9 @@ pub enum Refusal {
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            Refusal::CoreNotAllowed { core_index, allowed_count } => write!(
+            Refusal::CoreNotAllowed { core_index } => write!(
                 f,
-                "core {core_index} is not among the {allowed_count} cores this process may use"
+                "core {core_index} is not one this process may use: see Cpus_allowed_list in /proc/self/status"
             ),
             Refusal::CoreListUnavailable => f.write_str("the allowed core set could not be read"),
             Refusal::AffinityRejected { errno: Some(errno) } => write!(
@@ -162,11 +160,8 @@ mod tests {
     fn refusals_name_the_fix() {
         let table = [
             (
-                Refusal::CoreNotAllowed {
-                    core_index: 9,
-                    allowed_count: 2,
-                },
-                "core 9 is not among the 2 cores",
+                Refusal::CoreNotAllowed { core_index: 9 },
+                "core 9 is not one this process may use",
             ),
             (
                 Refusal::NotPermitted {
