@@ -279,7 +279,11 @@ impl JournalWriter {
             let len = self.write_offset - self.synced_offset;
             self.map
                 .flush_range(self.synced_offset, len)
-                .map_err(io_error("msync segment", &self.current_path()))?;
+                .map_err(|source| JournalError::Io {
+                    op: "msync segment",
+                    path: self.current_path(),
+                    source,
+                })?;
             self.synced_offset = self.write_offset;
             self.counters.syncs += 1;
         }

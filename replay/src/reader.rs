@@ -215,7 +215,7 @@ impl<'a> Cursor<'a> {
                 Parsed::Record(header, total) => {
                     return self.accept(segment, header, total).map(Some);
                 }
-                Parsed::Empty if area.iter().all(|&b| b == 0) => {
+                Parsed::Empty if all_zero(area) => {
                     if self.segment_slot + 1 == reader.segments.len() {
                         self.finish(None);
                         return Ok(None);
@@ -401,10 +401,33 @@ fn any_record_from(bytes: &[u8], from: usize) -> bool {
     false
 }
 
+/// True when every byte is zero. Word-wise, 64 bytes per step: the end-of-journal check
+/// walks the unused rest of the last segment (up to its whole size).
+fn all_zero(bytes: &[u8]) -> bool {
+    let mut blocks = bytes.chunks_exact(64);
+    let blocks_zero = blocks.all(|block| {
+        block.chunks_exact(8).fold(0u64, |acc, word| {
+            let mut lanes = [0u8; 8];
+            lanes.copy_from_slice(word);
+            acc | u64::from_ne_bytes(lanes)
+        }) == 0
+    });
+    blocks_zero && blocks.remainder().iter().all(|&b| b == 0)
+}
+
 /// The 8-aligned end of the last non-zero byte at or after `from` (or `from` if none).
 fn nonzero_end(bytes: &[u8], from: usize) -> usize {
     let tail = bytes.get(from..).unwrap_or(&[]);
-    match tail.iter().rposition(|&b| b != 0) {
+    // Skip zero 4 KiB blocks from the end word-wise, then find the byte.
+    let mut end = tail.len();
+    while end > 0 {
+        let start = end.saturating_sub(4096);
+        if !all_zero(&tail[start..end]) {
+            break;
+        }
+        end = start;
+    }
+    match tail[..end].iter().rposition(|&b| b != 0) {
         Some(last) => (from + last + 1)
             .next_multiple_of(RECORD_ALIGN_BYTES)
             .min(bytes.len()),
@@ -531,6 +554,21 @@ mod tests {
         assert_eq!(parse_segment_name("segment-12.journal"), None);
         assert_eq!(parse_segment_name("segment-0000000012.tmp"), None);
         assert_eq!(parse_segment_name("segment-00000000x2.journal"), None);
+    }
+
+    #[test]
+    fn all_zero_sees_a_byte_anywhere() {
+        let mut bytes = vec![0u8; 200];
+        assert!(all_zero(&bytes));
+        for at in [0, 63, 64, 130, 199] {
+            bytes[at] = 1;
+            assert!(!all_zero(&bytes), "{at}");
+            bytes[at] = 0;
+        }
+        let mut long = vec![0u8; 10_000];
+        assert_eq!(nonzero_end(&long, 0), 0);
+        long[5_000] = 3;
+        assert_eq!(nonzero_end(&long, 8), 5_008);
     }
 
     #[test]
