@@ -34,6 +34,12 @@ enum Command {
     Replay(cmd::replay::Args),
     /// Run the exchange node (OUCH 5.0 over SoupBinTCP 3.0) until SIGINT/SIGTERM.
     Run(cmd::run::Args),
+    /// Start a node and simulated members for a few seconds; print a live summary.
+    Demo(cmd::demo::Args),
+    /// One member session from the command line (enter, cancel, replace, query, listen).
+    Client(cmd::client::Args),
+    /// Open-loop load generator writing an HDR latency report.
+    Load(cmd::load::Args),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +48,9 @@ fn main() -> ExitCode {
         Command::Journal(args) => cmd::journal::run(args),
         Command::Replay(args) => cmd::replay::run(args),
         Command::Run(args) => cmd::run::run(args),
+        Command::Demo(args) => cmd::demo::run(args),
+        Command::Client(args) => cmd::client::run(args),
+        Command::Load(args) => cmd::load::run(args),
     };
     match result {
         Ok(code) => code,

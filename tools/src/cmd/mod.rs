@@ -2,4 +2,7 @@
 
 pub mod journal;
 pub mod replay;
+pub mod client;
+pub mod demo;
+pub mod load;
 pub mod run;

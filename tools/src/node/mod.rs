@@ -46,6 +46,8 @@
 pub mod auth;
 pub mod core_loop;
 pub mod gateway;
+pub mod loadgen;
+pub mod member;
 pub mod records;
 pub mod recovery;
 pub mod store;

@@ -1,0 +1,435 @@
+//! Open-loop order flow over many member sessions, for `peregrine load` and `peregrine demo`.
+//!
+//! Orders are scheduled at a fixed rate: order `k` is *intended* at `start + k × interval`,
+//! whatever happened to earlier ones, and its order-to-ack latency is measured from that
+//! intended time to the arrival of its Order Accepted (or Rejected). A stalled server therefore
+//! shows up in the histogram as the queue it caused (no coordinated omission). Sessions take
+//! orders round robin; each keeps its outstanding orders in a FIFO (the node answers one
+//! session's messages in order), and cancels its oldest resting order when it has more than
+//! `live_orders_max`, so the book stays bounded.
+//!
+//! # Invariants
+//! - One thread, one `mio` poll; nothing blocks except the poll's timeout, which never passes
+//!   the next intended send time.
+//! - An order is counted in the histogram only if its intended time is after the warm-up.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use hdrhistogram::Histogram;
+use mio::{Events, Poll, Token};
+use peregrine_gateway::alpha;
+use peregrine_gateway::ouch::{
+    AccountQuery, CancelOrder, Capacity, CrossType, Display, EnterOrder, Inbound, Options,
+    Outbound, Side, TimeInForce,
+};
+
+use super::member::{MemberConnection, MemberEvent};
+
+/// What to generate.
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    pub addr: SocketAddr,
+    /// `(username, password)` of each session.
+    pub users: Vec<(String, String)>,
+    pub rate_per_s: u64,
+    pub duration: Duration,
+    pub warmup: Duration,
+    pub symbols: Vec<String>,
+    /// Price around which orders are placed (units of 1/10,000).
+    pub mid_price: u64,
+    pub tick: u64,
+    /// Orders are priced `mid ± rand(0..=spread_ticks)` ticks; buys and sells overlap so that
+    /// some trade.
+    pub spread_ticks: u64,
+    pub live_orders_max: usize,
+    pub seed: u64,
+}
+
+/// Running totals (the progress callback sees them every second).
+#[derive(Clone, Debug)]
+pub struct LoadProgress {
+    pub elapsed: Duration,
+    pub sent: u64,
+    pub acked: u64,
+    pub rejected: u64,
+    pub executions: u64,
+    pub cancels_sent: u64,
+    /// Order-to-ack latency, ns, orders after the warm-up.
+    pub latency_ns: Histogram<u64>,
+    /// The same for the last progress interval only.
+    pub interval_latency_ns: Histogram<u64>,
+    pub interval_sent: u64,
+    pub interval_executions: u64,
+    pub interval_rejected: u64,
+    /// Orders sent after their intended time by more than 1 ms (the generator fell behind).
+    pub late_sends: u64,
+}
+
+struct Session {
+    username: String,
+    connection: MemberConnection,
+    /// Next UserRefNum (from the Account Query answer); 0 until known.
+    next_user_ref_num: u32,
+    /// Orders awaiting their answer: `(UserRefNum, intended_ns)`, in send order.
+    outstanding: VecDeque<(u32, u64)>,
+    /// Accepted orders not yet cancelled by us, oldest first.
+    live: VecDeque<u32>,
+}
+
+fn now_ns() -> u64 {
+    super::gateway::clock_ns()
+}
+
+/// A small deterministic generator (xorshift64*).
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+fn new_histogram() -> anyhow::Result<Histogram<u64>> {
+    Histogram::new_with_bounds(1_000, 60_000_000_000, 3).context("histogram")
+}
+
+/// Connects and logs in every session, then asks each for its next UserRefNum.
+fn open_sessions(options: &LoadOptions, poll: &Poll) -> anyhow::Result<Vec<Session>> {
+    let mut sessions = Vec::with_capacity(options.users.len());
+    for (index, (username, password)) in options.users.iter().enumerate() {
+        let mut connection =
+            MemberConnection::connect(options.addr, username, password, 0, now_ns())?;
+        connection.register(poll.registry(), Token(index))?;
+        sessions.push(Session {
+            username: username.clone(),
+            connection,
+            next_user_ref_num: 0,
+            outstanding: VecDeque::new(),
+            live: VecDeque::new(),
+        });
+    }
+    Ok(sessions)
+}
+
+/// Polls until every session is logged in and knows its next UserRefNum.
+fn wait_ready(poll: &mut Poll, sessions: &mut [Session]) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut events = Events::with_capacity(256);
+    let mut member_events = Vec::new();
+    let mut queried = vec![false; sessions.len()];
+    while sessions.iter().any(|s| s.next_user_ref_num == 0) {
+        if Instant::now() > deadline {
+            bail!("sessions did not log in within 20 s");
+        }
+        poll.poll(&mut events, Some(Duration::from_millis(10)))?;
+        for (index, session) in sessions.iter_mut().enumerate() {
+            member_events.clear();
+            session.connection.flush();
+            session.connection.on_readable(now_ns(), &mut member_events);
+            for event in &member_events {
+                match event {
+                    MemberEvent::LoginRejected(reason) => {
+                        bail!("login of {} rejected: {reason}", session.username)
+                    }
+                    MemberEvent::Closed => bail!("{} disconnected", session.username),
+                    MemberEvent::Message {
+                        message: Outbound::AccountQueryResponse(answer),
+                        ..
+                    } => session.next_user_ref_num = answer.next_user_ref_num.max(1),
+                    _ => {}
+                }
+            }
+            if session.connection.logged_in && !queried[index] {
+                queried[index] = true;
+                session
+                    .connection
+                    .send(&Inbound::AccountQuery(AccountQuery {
+                        options: Options::default(),
+                    }))?;
+                session.connection.flush();
+            }
+        }
+    }
+    Ok(())
+}
+
+fn enter_message(options: &LoadOptions, random: &mut Random, user_ref_num: u32) -> Inbound {
+    let side = if random.next().is_multiple_of(2) {
+        Side::Buy
+    } else {
+        Side::Sell
+    };
+    let offset_ticks = random.next() % (options.spread_ticks + 1);
+    // Buys lean up and sells lean down by half the spread, so the two sides overlap.
+    let half = options.spread_ticks / 2;
+    let ticks = match side {
+        Side::Buy => options.mid_price / options.tick + offset_ticks - half,
+        _ => options.mid_price / options.tick + half - offset_ticks,
+    };
+    let symbol_index = (random.next() % options.symbols.len() as u64) as usize;
+    Inbound::EnterOrder(EnterOrder {
+        user_ref_num,
+        side,
+        quantity: 100,
+        symbol: alpha::<8>(&options.symbols[symbol_index]),
+        price: ticks * options.tick,
+        time_in_force: TimeInForce::Day,
+        display: Display::Visible,
+        capacity: Capacity::Agency,
+        intermarket_sweep: false,
+        cross_type: CrossType::Continuous,
+        cl_ord_id: alpha::<14>("LOAD"),
+        options: Options::default(),
+    })
+}
+
+/// Sends order `k` of the schedule (and a cancel when the session has too many live orders).
+fn send_one(
+    options: &LoadOptions,
+    session: &mut Session,
+    random: &mut Random,
+    intended_ns: u64,
+    progress: &mut LoadProgress,
+) -> anyhow::Result<()> {
+    let user_ref_num = session.next_user_ref_num;
+    session.next_user_ref_num += 1;
+    session
+        .connection
+        .send(&enter_message(options, random, user_ref_num))?;
+    session.outstanding.push_back((user_ref_num, intended_ns));
+    progress.sent += 1;
+    progress.interval_sent += 1;
+    if session.live.len() > options.live_orders_max {
+        if let Some(oldest) = session.live.pop_front() {
+            session.connection.send(&Inbound::CancelOrder(CancelOrder {
+                user_ref_num: oldest,
+                quantity: 0,
+                options: Options::default(),
+            }))?;
+            progress.cancels_sent += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Books an answer: latency from the intended time of the order it answers.
+fn on_message(
+    session: &mut Session,
+    message: &Outbound,
+    received_ns: u64,
+    warmup_end_ns: u64,
+    progress: &mut LoadProgress,
+) {
+    let (user_ref_num, accepted) = match message {
+        Outbound::OrderAccepted(a) => (a.user_ref_num, true),
+        Outbound::Rejected(r) => (r.user_ref_num, false),
+        Outbound::OrderExecuted(_) => {
+            progress.executions += 1;
+            progress.interval_executions += 1;
+            return;
+        }
+        _ => return,
+    };
+    while let Some(&(num, intended_ns)) = session.outstanding.front() {
+        if num > user_ref_num {
+            break;
+        }
+        session.outstanding.pop_front();
+        if num < user_ref_num {
+            continue; // unanswered (cannot happen with an in-order server); not measured
+        }
+        if accepted {
+            progress.acked += 1;
+            session.live.push_back(num);
+        } else {
+            progress.rejected += 1;
+            progress.interval_rejected += 1;
+        }
+        if intended_ns >= warmup_end_ns {
+            let latency = received_ns.saturating_sub(intended_ns).max(1_000);
+            let _ = progress.latency_ns.record(latency);
+            let _ = progress.interval_latency_ns.record(latency);
+        }
+    }
+}
+
+/// Runs the load; `tick` sees the totals about every second. Returns the final totals.
+pub fn run_load(
+    options: &LoadOptions,
+    mut tick: impl FnMut(&LoadProgress),
+) -> anyhow::Result<LoadProgress> {
+    anyhow::ensure!(!options.users.is_empty(), "no sessions");
+    anyhow::ensure!(options.rate_per_s > 0, "rate must be positive");
+    let mut poll = Poll::new()?;
+    let mut sessions = open_sessions(options, &poll)?;
+    wait_ready(&mut poll, &mut sessions)?;
+    let mut random = Random(options.seed | 1);
+    let interval_ns = 1_000_000_000 / options.rate_per_s;
+    let start_ns = now_ns() + 1_000_000;
+    let duration_ns = u64::try_from(options.duration.as_nanos())?;
+    let end_ns = start_ns + duration_ns;
+    let warmup_end_ns = start_ns + u64::try_from(options.warmup.as_nanos())?;
+    let mut progress = LoadProgress {
+        elapsed: Duration::ZERO,
+        sent: 0,
+        acked: 0,
+        rejected: 0,
+        executions: 0,
+        cancels_sent: 0,
+        latency_ns: new_histogram()?,
+        interval_latency_ns: new_histogram()?,
+        interval_sent: 0,
+        interval_executions: 0,
+        interval_rejected: 0,
+        late_sends: 0,
+    };
+    let mut events = Events::with_capacity(1024);
+    let mut member_events = Vec::with_capacity(1024);
+    let mut order_index: u64 = 0;
+    let mut next_tick_ns = start_ns + 1_000_000_000;
+    let mut next_timer_ns = start_ns;
+    let drain_end_ns = end_ns + 2_000_000_000;
+    loop {
+        let now = now_ns();
+        // Send every order whose intended time has come.
+        while now < end_ns && start_ns + order_index * interval_ns <= now {
+            let intended_ns = start_ns + order_index * interval_ns;
+            if now - intended_ns > 1_000_000 {
+                progress.late_sends += 1;
+            }
+            let session_index = (order_index % sessions.len() as u64) as usize;
+            send_one(
+                options,
+                &mut sessions[session_index],
+                &mut random,
+                intended_ns,
+                &mut progress,
+            )?;
+            order_index += 1;
+        }
+        for session in sessions.iter_mut() {
+            session.connection.flush();
+        }
+        let outstanding: usize = sessions.iter().map(|s| s.outstanding.len()).sum();
+        if now >= end_ns && (outstanding == 0 || now >= drain_end_ns) {
+            break;
+        }
+        let next_send_ns = start_ns + order_index * interval_ns;
+        let wait_ns = next_send_ns.saturating_sub(now_ns()).min(1_000_000);
+        poll.poll(&mut events, Some(Duration::from_nanos(wait_ns)))?;
+        let received_ns = now_ns();
+        for event in events.iter() {
+            let Some(session) = sessions.get_mut(event.token().0) else {
+                continue;
+            };
+            member_events.clear();
+            session
+                .connection
+                .on_readable(received_ns, &mut member_events);
+            for member_event in &member_events {
+                match member_event {
+                    MemberEvent::Message { message, .. } => {
+                        on_message(session, message, received_ns, warmup_end_ns, &mut progress)
+                    }
+                    MemberEvent::Closed => bail!("{} was disconnected", session.username),
+                    _ => {}
+                }
+            }
+        }
+        if received_ns >= next_timer_ns {
+            next_timer_ns = received_ns + 100_000_000;
+            for session in sessions.iter_mut() {
+                member_events.clear();
+                session.connection.on_timer(received_ns, &mut member_events);
+            }
+        }
+        if received_ns >= next_tick_ns {
+            next_tick_ns += 1_000_000_000;
+            progress.elapsed = Duration::from_nanos(received_ns.saturating_sub(start_ns));
+            tick(&progress);
+            progress.interval_latency_ns.reset();
+            progress.interval_sent = 0;
+            progress.interval_executions = 0;
+            progress.interval_rejected = 0;
+        }
+    }
+    progress.elapsed = Duration::from_nanos(now_ns().saturating_sub(start_ns));
+    for session in sessions.iter_mut() {
+        session.connection.logout();
+    }
+    Ok(progress)
+}
+
+/// The HDR report: a summary line per percentile, then the percentile distribution (`.hgrm`
+/// layout: value in µs, percentile, total count, 1/(1-percentile)).
+pub fn write_report(
+    out: &mut impl std::io::Write,
+    title: &str,
+    progress: &LoadProgress,
+    options: &LoadOptions,
+) -> std::io::Result<()> {
+    let h = &progress.latency_ns;
+    let us = |ns: u64| ns as f64 / 1_000.0;
+    writeln!(out, "# {title}")?;
+    writeln!(
+        out,
+        "# sessions={} rate_per_s={} duration_s={:.1} warmup_s={:.1}",
+        options.users.len(),
+        options.rate_per_s,
+        options.duration.as_secs_f64(),
+        options.warmup.as_secs_f64()
+    )?;
+    let seconds = progress.elapsed.as_secs_f64().max(1e-9);
+    writeln!(
+        out,
+        "# sent={} acked={} rejected={} executions={} cancels={} late_sends={} achieved_orders_per_s={:.0}",
+        progress.sent,
+        progress.acked,
+        progress.rejected,
+        progress.executions,
+        progress.cancels_sent,
+        progress.late_sends,
+        (progress.acked + progress.rejected) as f64 / seconds
+    )?;
+    writeln!(
+        out,
+        "# order_to_ack_us p50={:.1} p90={:.1} p99={:.1} p99.9={:.1} p99.99={:.1} max={:.1} count={}",
+        us(h.value_at_quantile(0.50)),
+        us(h.value_at_quantile(0.90)),
+        us(h.value_at_quantile(0.99)),
+        us(h.value_at_quantile(0.999)),
+        us(h.value_at_quantile(0.9999)),
+        us(h.max()),
+        h.len()
+    )?;
+    writeln!(
+        out,
+        "{:>12} {:>14} {:>10} {:>14}",
+        "Value(us)", "Percentile", "TotalCount", "1/(1-Percentile)"
+    )?;
+    let mut total_count = 0;
+    for value in h.iter_quantiles(2) {
+        total_count += value.count_since_last_iteration();
+        let quantile = value.quantile_iterated_to();
+        let inverse = if quantile < 1.0 {
+            1.0 / (1.0 - quantile)
+        } else {
+            f64::INFINITY
+        };
+        writeln!(
+            out,
+            "{:>12.3} {:>14.12} {:>10} {:>14.2}",
+            us(value.value_iterated_to()),
+            quantile,
+            total_count,
+            inverse
+        )?;
+    }
+    Ok(())
+}
