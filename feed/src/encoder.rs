@@ -148,6 +148,27 @@ pub const fn since_midnight_ns(timestamp_ns: u64) -> u64 {
     timestamp_ns % NS_PER_DAY
 }
 
+/// Whether [`Encoder::encode`] turns this event into an ITCH message (when it succeeds): the
+/// book-change events and `TradingStatus`. Lets the core count feed sequence numbers without
+/// encoding ([`crate::publisher::FeedSeq`]).
+pub const fn publishes(event: &Event) -> bool {
+    match event {
+        Event::Accepted(_)
+        | Event::Rejected(_)
+        | Event::Cancelled(_)
+        | Event::Replaced(_)
+        | Event::Restated(_)
+        | Event::MassCancelled(_)
+        | Event::ControlAck(_) => false,
+        Event::Executed(_)
+        | Event::BookAdd(_)
+        | Event::BookReduce(_)
+        | Event::BookDelete(_)
+        | Event::BookReplace(_)
+        | Event::TradingStatus { .. } => true,
+    }
+}
+
 fn itch_price(price: Price) -> Result<ItchPrice, EncodeError> {
     ItchPrice::from_price(price).ok_or(EncodeError::PriceOutOfRange(price))
 }

@@ -51,11 +51,12 @@
 //! on a buffer of exactly `buffer_len()` bytes. Assertions (on in release) guard this crate's
 //! own invariants, never the input.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod book;
 pub mod encoder;
 pub mod itch;
 pub mod moldudp64;
+pub mod retransmit;
 pub mod subscriber;
 pub mod wire;

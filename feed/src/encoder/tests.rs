@@ -337,3 +337,46 @@ fn event_stream_builds_the_described_book() {
     let (_, asks) = book_of(&with_delete);
     assert_eq!(asks, vec![(5, 1_020_000, 60)]);
 }
+
+#[test]
+fn publishes_agrees_with_encode() {
+    let encoder = encoder();
+    let events = [
+        book_add(1, 0, Side::Buy, 1_000_000, 300),
+        executed(1, 1, 100, 200),
+        Event::BookReduce(BookReduce {
+            order: OrderId(2),
+            instrument: InstrumentId(0),
+            qty: Qty(50),
+        }),
+        Event::BookDelete(BookDelete {
+            order: OrderId(3),
+            instrument: InstrumentId(0),
+        }),
+        Event::TradingStatus {
+            instrument: InstrumentId(0),
+            status: TradingStatus::Halted,
+        },
+        Event::ControlAck(ControlAck {
+            command: CommandKind::EndOfDay,
+            account: AccountId(0),
+            instrument: InstrumentId(0),
+            value: 0,
+        }),
+        Event::Cancelled(Cancelled {
+            order: OrderId(1),
+            account: AccountId(0),
+            session: SessionId(0),
+            instrument: InstrumentId(0),
+            side: Side::Buy,
+            price: Price(100),
+            cancelled_qty: Qty(1),
+            leaves: Qty(0),
+            reason: CancelReason::UserRequested,
+        }),
+    ];
+    for event in &events {
+        let encoded = encoder.encode(STAMP_NS, event).expect("encodable");
+        assert_eq!(publishes(event), encoded.is_some(), "{event:?}");
+    }
+}

@@ -90,6 +90,11 @@ fn sym0() -> Symbol {
     Symbol::from_text("SYM0").expect("ascii")
 }
 
+/// One message of every type, from the golden table (for other modules' tests).
+pub(crate) fn all_messages() -> Vec<MessageRepr> {
+    golden_rows().into_iter().map(|row| row.3).collect()
+}
+
 fn golden_rows() -> Vec<(&'static str, &'static str, &'static [u8], MessageRepr)> {
     let stock = sym0();
     vec![
