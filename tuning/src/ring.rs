@@ -144,7 +144,13 @@ impl<T> Shared<T> {
     }
 }
 
-/// The writing end of a ring. There is exactly one; it can move to another thread.
+/// The writing end of a ring. There is exactly one; it can move to another thread but cannot be
+/// cloned:
+///
+/// ```compile_fail
+/// let (producer, _consumer) = peregrine_tuning::ring::channel::<u8>(2).unwrap();
+/// let second_producer = producer.clone();
+/// ```
 pub struct Producer<T> {
     shared: Arc<Shared<T>>,
     /// `capacity - 1`.
@@ -155,7 +161,13 @@ pub struct Producer<T> {
     read_count_cached: usize,
 }
 
-/// The reading end of a ring. There is exactly one; it can move to another thread.
+/// The reading end of a ring. There is exactly one; it can move to another thread but cannot be
+/// cloned:
+///
+/// ```compile_fail
+/// let (_producer, consumer) = peregrine_tuning::ring::channel::<u8>(2).unwrap();
+/// let second_consumer = consumer.clone();
+/// ```
 pub struct Consumer<T> {
     shared: Arc<Shared<T>>,
     /// `capacity - 1`.
@@ -581,6 +593,14 @@ impl<T: Copy> ReadChunk<'_, T> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+
+    /// Compiles only if both ends can move to another thread.
+    #[test]
+    fn ends_are_send() {
+        fn assert_send<T: Send>() {}
+        assert_send::<Producer<[u64; 8]>>();
+        assert_send::<Consumer<[u64; 8]>>();
+    }
 
     #[test]
     fn capacity_must_be_a_power_of_two_within_bounds() {
