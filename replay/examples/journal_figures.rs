@@ -183,9 +183,13 @@ fn write_live(dir: &Path, count: u64) -> CoreConfig {
             .unwrap();
         if seq == snapshot_at {
             let begun = Instant::now();
-            let info = stage.snapshot_now().unwrap();
+            let pending = stage.capture_snapshot().unwrap();
+            let captured_ms = begun.elapsed().as_secs_f64() * 1e3;
+            let begun = Instant::now();
+            let info = pending.write().unwrap();
             println!(
-                "snapshot at seq {}: {} bytes in {:.1} ms",
+                "snapshot at seq {}: {} bytes; capture on the core thread {captured_ms:.2} ms, \
+                 write (journal fsync + file) {:.1} ms",
                 info.seq,
                 info.bytes,
                 begun.elapsed().as_secs_f64() * 1e3

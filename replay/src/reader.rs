@@ -471,7 +471,11 @@ fn open_segment(path: PathBuf) -> Result<Segment, JournalError> {
     } else {
         // SAFETY: journal segments are written only by the journal's single writer, which is
         // not running while a reader maps them (recovery and tools run before or instead of it).
-        Some(unsafe { Mmap::map(&file) }.map_err(io_error("mmap segment", &path))?)
+        // MAP_POPULATE: one pass maps every page instead of one minor fault per 4 KiB read.
+        Some(
+            unsafe { memmap2::MmapOptions::new().populate().map(&file) }
+                .map_err(io_error("mmap segment", &path))?,
+        )
     };
     let bytes = map.as_deref().unwrap_or(&[]);
     let header = SegmentHeader::parse(bytes).map_err(|error| JournalError::BadHeader {

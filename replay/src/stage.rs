@@ -142,11 +142,28 @@ pub struct PendingSnapshot {
     seq: u64,
     bytes: Vec<u8>,
     snapshots_kept: usize,
+    /// Journal segments `0..journal_segment_count` hold every input up to `seq`.
+    journal_segment_count: u64,
 }
 
 impl PendingSnapshot {
-    /// Writes the file durably and deletes snapshots beyond the kept count.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Makes the journal up to the snapshot durable (`fsync` of its segment files, which also
+    /// writes back pages dirtied through the writer's mapping), then writes the snapshot file
+    /// durably and deletes snapshots beyond the kept count. The order keeps a snapshot from
+    /// ever being ahead of the journal on the device. Runs on any thread; the writer may keep
+    /// appending meanwhile.
     pub fn write(self) -> Result<SnapshotInfo, JournalError> {
+        for index in 0..self.journal_segment_count {
+            let segment = segment_path(&self.dir, index);
+            let file = std::fs::File::open(&segment)
+                .map_err(crate::error::io_error("open segment", &segment))?;
+            file.sync_data()
+                .map_err(crate::error::io_error("fsync segment", &segment))?;
+        }
         let path = write_snapshot_file(&self.dir, self.seq, &self.bytes)?;
         for (_, old) in list_snapshots(&self.dir)?
             .iter()
@@ -181,7 +198,8 @@ impl CoreStage {
         options: StageOptions,
         config: &CoreConfig,
     ) -> Result<(CoreStage, RecoveryReport), StageError> {
-        if !segment_path(dir, 0).exists() {
+        std::fs::create_dir_all(dir).map_err(crate::error::io_error("create directory", dir))?;
+        if !crate::journal::has_segments(dir)? {
             let journal = JournalWriter::create(dir, options.journal, &config.encode())?;
             let core =
                 Core::new(config.engine.clone(), config.risk.clone()).map_err(StageError::Core)?;
@@ -274,13 +292,12 @@ impl CoreStage {
         self.journal.end_batch()
     }
 
-    /// Captures a snapshot of the current state (journal synced to the device first, digest
-    /// record written) for writing on any thread with [`PendingSnapshot::write`]. Allocates in
-    /// proportion to the state: call it at a quiet point, off the latency-critical path.
+    /// Captures a snapshot of the current state (after journaling a digest record) for
+    /// writing on any thread with [`PendingSnapshot::write`], which also makes the journal
+    /// durable first. Allocates in proportion to the state (the engine's resting orders): call
+    /// it at a quiet point. The slow part (`fsync`s) is in `write`.
     pub fn capture_snapshot(&mut self) -> Result<PendingSnapshot, JournalError> {
         self.write_digest(DigestReason::Snapshot)?;
-        // The snapshot must never be ahead of the journal on the device.
-        self.journal.sync_all()?;
         let snapshot = StageSnapshot {
             core: self.core.snapshot(),
             config_digest: self.journal.config_digest(),
@@ -293,6 +310,7 @@ impl CoreStage {
             seq: snapshot.core.last_seq,
             bytes: snapshot.encode(),
             snapshots_kept: self.options.snapshots_kept,
+            journal_segment_count: self.journal.position().0 + 1,
         })
     }
 

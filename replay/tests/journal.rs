@@ -375,6 +375,14 @@ fn missing_middle_segment_is_an_error() {
         matches!(error, JournalError::MissingSegment { index: 1, .. }),
         "{error}"
     );
+    std::fs::remove_file(segment_path(dir.path(), 0)).unwrap();
+    let error = JournalReader::open(dir.path()).err().unwrap();
+    assert!(
+        matches!(error, JournalError::MissingSegment { index: 0, .. }),
+        "{error}"
+    );
+    let again = JournalWriter::create(dir.path(), options(Durability::PageCache), CONFIG);
+    assert!(matches!(again, Err(JournalError::AlreadyExists(_))));
 }
 
 proptest! {
