@@ -28,7 +28,7 @@
 
 use peregrine_engine::{
     Accepted, AccountId, Cancelled, EngineConfig, Event, Executed, InstrumentId, NewOrder, OrderId,
-    OrderType, Price, RejectReason, ReplaceOrder, Replaced, RiskLimit, SetRiskLimit, Side,
+    OrderType, Price, Qty, RejectReason, ReplaceOrder, Replaced, RiskLimit, SetRiskLimit, Side,
 };
 
 use crate::config::{
@@ -162,6 +162,7 @@ impl Cell {
         }
     }
 
+    #[inline(always)]
     fn worst(&self) -> i64 {
         worst_qty(self.position_qty, self.open_qty[0], self.open_qty[1])
     }
@@ -192,6 +193,62 @@ fn market_risk_price(reference_units: i64, collar_bps: i64, band_max_units: i64)
     let scaled = i128::from(reference_units) * (BPS_PER_UNIT + i128::from(collar_bps));
     let bound = (scaled + BPS_PER_UNIT - 1) / BPS_PER_UNIT;
     i64::try_from(bound.min(i128::from(band_max_units))).unwrap_or(band_max_units)
+}
+
+/// One change to an (account, instrument) cell, as an event implies it.
+#[derive(Clone, Copy, Debug)]
+struct CellChange {
+    side: Side,
+    /// Open shares added (positive) or taken off (negative) on `side`.
+    open_qty: i64,
+    /// The order's price, for the open notional (`price × open_qty`).
+    price_units: i64,
+    /// Open orders added (+1) or closed (−1), or 0.
+    open_orders: i64,
+    /// Shares filled on `side`.
+    filled_qty: i64,
+}
+
+impl CellChange {
+    /// An order of `qty` at `price_units` opens (accepted, or a replacement entered).
+    #[inline(always)]
+    fn opened(side: Side, qty: Qty, price_units: i64) -> CellChange {
+        let open_qty = i64::from(qty.0);
+        CellChange {
+            side,
+            open_qty,
+            price_units,
+            open_orders: 1,
+            filled_qty: 0,
+        }
+    }
+
+    /// `qty` of an order at `price_units` is cancelled; `closed` when nothing is left.
+    #[inline(always)]
+    fn cancelled(side: Side, qty: i64, price_units: i64, closed: bool) -> CellChange {
+        let open_orders = -i64::from(closed);
+        CellChange {
+            side,
+            open_qty: -qty,
+            price_units,
+            open_orders,
+            filled_qty: 0,
+        }
+    }
+
+    /// `qty` of an order at `price_units` executes, leaving `leaves`.
+    #[inline(always)]
+    fn filled(side: Side, qty: Qty, price_units: i64, leaves: Qty) -> CellChange {
+        let filled_qty = i64::from(qty.0);
+        let open_orders = -i64::from(leaves.is_zero());
+        CellChange {
+            side,
+            open_qty: -filled_qty,
+            price_units,
+            open_orders,
+            filled_qty,
+        }
+    }
 }
 
 /// A resting order as risk needs to see it (built from the engine's `OrderView`).
@@ -365,13 +422,13 @@ impl Risk {
         (index < self.instrument_count).then_some(index)
     }
 
+    /// Account and cell index of an event's account and instrument. The account bound is
+    /// checked by indexing `accounts`; the instrument bound here (a row must not spill into the
+    /// next account's).
+    #[inline(always)]
     fn cell_index(&self, account: AccountId, instrument: InstrumentId) -> (usize, usize) {
         let account_index = index_of(account.0);
         let instrument_index = index_of(instrument.0);
-        assert!(
-            account_index < self.accounts.len(),
-            "event names an unknown account"
-        );
         assert!(
             instrument_index < self.instrument_count,
             "event names an unknown instrument"
@@ -694,6 +751,7 @@ impl Risk {
     }
 
     /// Follow one engine event: open exposure, positions and the last-trade reference.
+    #[inline(always)]
     pub(crate) fn observe(&mut self, event: &Event, context: &mut ObserveContext) {
         match event {
             Event::Accepted(accepted) => self.observe_accepted(accepted, context),
@@ -712,57 +770,49 @@ impl Risk {
         }
     }
 
+    #[inline(always)]
     fn observe_accepted(&mut self, accepted: &Accepted, context: &mut ObserveContext) {
         context.taker_order = accepted.order;
         context.taker_price_units = accepted.price.0;
-        let qty = i64::from(accepted.qty.0);
-        self.open(
-            accepted.account,
-            accepted.instrument,
-            accepted.side,
-            qty,
-            accepted.price.0,
-        );
+        let change = CellChange::opened(accepted.side, accepted.qty, accepted.price.0);
+        self.change(accepted.account, accepted.instrument, change);
     }
 
+    #[inline(always)]
     fn observe_executed(&mut self, executed: &Executed, context: &ObserveContext) {
         assert!(
             executed.taker_order == context.taker_order,
             "execution of an unknown taker"
         );
-        let qty = i64::from(executed.qty.0);
         let maker_side = executed.taker_side.opposite();
-        let maker_closed = executed.maker_leaves.is_zero();
-        let taker_closed = executed.taker_leaves.is_zero();
-        let (account, instrument) = (executed.maker_account, executed.instrument);
-        self.close(
-            account,
-            instrument,
+        let maker = CellChange::filled(
             maker_side,
-            qty,
+            executed.qty,
             executed.price.0,
-            maker_closed,
+            executed.maker_leaves,
         );
-        self.fill(account, instrument, maker_side, qty);
-        let (account, price_units) = (executed.taker_account, context.taker_price_units);
-        self.close(
-            account,
-            instrument,
+        self.change(executed.maker_account, executed.instrument, maker);
+        let taker_price_units = context.taker_price_units;
+        let taker = CellChange::filled(
             executed.taker_side,
-            qty,
-            price_units,
-            taker_closed,
+            executed.qty,
+            taker_price_units,
+            executed.taker_leaves,
         );
-        self.fill(account, instrument, executed.taker_side, qty);
-        self.reference_price_units[index_of(instrument.0)] = executed.price.0;
+        self.change(executed.taker_account, executed.instrument, taker);
+        self.reference_price_units[index_of(executed.instrument.0)] = executed.price.0;
     }
 
+    #[inline(always)]
     fn observe_cancelled(&mut self, cancelled: &Cancelled, context: &mut ObserveContext) {
-        let closed = cancelled.leaves.is_zero();
-        let qty = i64::from(cancelled.cancelled_qty.0);
-        let (account, instrument, side) = (cancelled.account, cancelled.instrument, cancelled.side);
-        self.close(account, instrument, side, qty, cancelled.price.0, closed);
-        if closed {
+        let change = CellChange::cancelled(
+            cancelled.side,
+            i64::from(cancelled.cancelled_qty.0),
+            cancelled.price.0,
+            cancelled.leaves.is_zero(),
+        );
+        self.change(cancelled.account, cancelled.instrument, change);
+        if cancelled.leaves.is_zero() {
             context.closed_by_cancel_count += 1;
         }
     }
@@ -773,89 +823,46 @@ impl Risk {
         };
         assert!(old.id == replaced.old_order, "Replaced names another order");
         let (account, instrument, side) = (replaced.account, replaced.instrument, replaced.side);
-        let qty = i64::from(replaced.qty.0);
         if replaced.priority_kept {
-            let cut_qty = old.leaves_qty - qty;
+            let cut_qty = old.leaves_qty - i64::from(replaced.qty.0);
             assert!(cut_qty >= 0, "a replace that keeps priority cannot grow");
-            self.close(account, instrument, side, cut_qty, old.price_units, false);
+            let change = CellChange::cancelled(side, cut_qty, old.price_units, false);
+            self.change(account, instrument, change);
         } else {
-            self.close(
+            let change = CellChange::cancelled(side, old.leaves_qty, old.price_units, true);
+            self.change(account, instrument, change);
+            self.change(
                 account,
                 instrument,
-                side,
-                old.leaves_qty,
-                old.price_units,
-                true,
+                CellChange::opened(side, replaced.qty, replaced.price.0),
             );
-            self.open(account, instrument, side, qty, replaced.price.0);
             context.taker_order = replaced.new_order;
             context.taker_price_units = replaced.price.0;
         }
     }
 
-    /// An order joins the account's open exposure.
-    fn open(
-        &mut self,
-        account: AccountId,
-        instrument: InstrumentId,
-        side: Side,
-        qty: i64,
-        price_units: i64,
-    ) {
+    /// Apply one change to an (account, instrument) cell and its account's sums, and refresh
+    /// the cell's worst case. The hot path of exposure bookkeeping: one lookup per change.
+    #[inline(always)]
+    fn change(&mut self, account: AccountId, instrument: InstrumentId, change: CellChange) {
         let (account_index, cell_index) = self.cell_index(account, instrument);
-        let notional = i128::from(price_units) * i128::from(qty);
         let cell = &mut self.cells[cell_index];
-        cell.open_qty[side.index()] += qty;
-        cell.open_notional[side.index()] += notional;
         let state = &mut self.accounts[account_index];
-        state.open_orders += 1;
+        let side_index = change.side.index();
+        let notional = i128::from(change.price_units) * i128::from(change.open_qty);
+        cell.open_qty[side_index] += change.open_qty;
+        cell.open_notional[side_index] += notional;
+        assert!(cell.open_qty[side_index] >= 0, "open quantity below zero");
+        cell.position_qty += match change.side {
+            Side::Buy => change.filled_qty,
+            Side::Sell => -change.filled_qty,
+        };
+        state.open_orders += change.open_orders;
+        assert!(state.open_orders >= 0, "open order count below zero");
         state.open_notional += notional;
-        self.refresh_worst(account_index, cell_index);
-    }
-
-    /// `qty` of an order priced `price_units` leaves the open exposure (fill or cancel);
-    /// `closed` when the order has no leaves left.
-    fn close(
-        &mut self,
-        account: AccountId,
-        instrument: InstrumentId,
-        side: Side,
-        qty: i64,
-        price_units: i64,
-        closed: bool,
-    ) {
-        let (account_index, cell_index) = self.cell_index(account, instrument);
-        let notional = i128::from(price_units) * i128::from(qty);
-        let cell = &mut self.cells[cell_index];
-        cell.open_qty[side.index()] -= qty;
-        cell.open_notional[side.index()] -= notional;
-        assert!(cell.open_qty[side.index()] >= 0, "open quantity below zero");
-        let state = &mut self.accounts[account_index];
-        state.open_notional -= notional;
-        if closed {
-            state.open_orders -= 1;
-            assert!(state.open_orders >= 0, "open order count below zero");
-        }
-        self.refresh_worst(account_index, cell_index);
-    }
-
-    /// A fill of `qty` on `side` moves the account's position.
-    fn fill(&mut self, account: AccountId, instrument: InstrumentId, side: Side, qty: i64) {
-        let (account_index, cell_index) = self.cell_index(account, instrument);
-        let cell = &mut self.cells[cell_index];
-        match side {
-            Side::Buy => cell.position_qty += qty,
-            Side::Sell => cell.position_qty -= qty,
-        }
-        self.refresh_worst(account_index, cell_index);
-    }
-
-    fn refresh_worst(&mut self, account_index: usize, cell_index: usize) {
-        let cell = &mut self.cells[cell_index];
         let worst = cell.worst();
-        let delta = worst - cell.worst_qty;
+        state.worst_gross_qty += worst - cell.worst_qty;
         cell.worst_qty = worst;
-        self.accounts[account_index].worst_gross_qty += delta;
     }
 
     /// Replace the derived open exposure with one recomputed from the resting orders, and
