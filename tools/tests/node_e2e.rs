@@ -157,3 +157,92 @@ fn trading_scenario_single_thread() {
 fn trading_scenario_threaded() {
     trading_scenario(&[], "trade-threaded");
 }
+
+/// A burst far larger than a tiny inbound ring: the gateway stops reading while the ring is
+/// full (and counts it), and every order is still answered exactly once.
+fn burst_through_a_tiny_ring(mode: &[&str], name: &str) {
+    let dir = data_dir(name);
+    let config = node_common::DEFAULT_CONFIG.replace(
+        "max_connections = 64",
+        "max_connections = 64\ninbound_ring_records = 64\noutbound_ring_records = 64",
+    );
+    let node = NodeProcess::start_with_config(&dir, &config, mode);
+    let users = [
+        ("ALICE", "alice"),
+        ("BOB", "bob"),
+        ("CAROL", "carol"),
+        ("DAVE", "dave"),
+    ];
+    let mut members: Vec<Member> = users
+        .iter()
+        .map(|(user, password)| Member::login(node.addr, user, password, 0).0)
+        .collect();
+    let per_member = 400u32;
+    for index in 0..per_member {
+        for (slot, member) in members.iter_mut().enumerate() {
+            let side = if slot % 2 == 0 { Side::Buy } else { Side::Sell };
+            let price = 900_000 + 100 * u64::from(index % 5) + 100_000 * (slot as u64 % 2);
+            member.enter("GOOG", side, 10, price);
+        }
+    }
+    for member in &mut members {
+        let mut answered = std::collections::BTreeSet::new();
+        let deadline = std::time::Instant::now() + node_common::DEADLINE;
+        while answered.len() < per_member as usize {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "only {} answers",
+                answered.len()
+            );
+            member.pump();
+            for (_, message) in &member.received {
+                match message {
+                    Outbound::OrderAccepted(a) => assert!(answered.insert(a.user_ref_num)),
+                    Outbound::Rejected(r) => assert!(answered.insert(r.user_ref_num)),
+                    _ => {}
+                }
+            }
+            member.received.retain(|_| false);
+        }
+    }
+    drop(members);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let log_before = node.log();
+    assert!(node.terminate());
+    let log = std::fs::read_dir(&dir)
+        .expect("dir")
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.path().extension().is_some_and(|e| e == "stderr"))
+        .map(|entry| std::fs::read_to_string(entry.path()).unwrap_or_default())
+        .collect::<String>();
+    let stalls = log
+        .split("backpressure_stalls: ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|digits| digits.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no counters in the log:\n{log_before}"));
+    assert!(
+        stalls > 0,
+        "a 64-record ring under a 1,600-order burst must stall reads"
+    );
+
+    // The journal the node closed verifies against its recorded digests.
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_peregrine"))
+        .arg("replay")
+        .arg("--verify")
+        .arg(dir.join("journal"))
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("replay --verify");
+    assert!(status.success(), "replay --verify of the node's journal");
+}
+
+#[test]
+fn burst_through_a_tiny_ring_single_thread() {
+    burst_through_a_tiny_ring(&["--single-thread"], "burst-single");
+}
+
+#[test]
+fn burst_through_a_tiny_ring_threaded() {
+    burst_through_a_tiny_ring(&[], "burst-threaded");
+}

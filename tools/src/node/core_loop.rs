@@ -22,15 +22,17 @@ pub trait OutboundSink {
     fn push(&mut self, record: OutboundRecord);
 }
 
-/// Threaded mode: the outbound ring. A full ring waits (never drops), and the wait is counted.
-pub struct RingSink<'a> {
+/// Threaded mode: the outbound ring. A full ring waits (never drops), and the wait is counted;
+/// `on_full` runs before each wait (it wakes the consumer if it sleeps).
+pub struct RingSink<'a, F: Fn()> {
     pub producer: &'a mut Producer<OutboundRecord>,
     pub waiter: &'a mut Waiter,
     /// Times a push found the ring full.
     pub full_waits: &'a mut u64,
+    pub on_full: &'a F,
 }
 
-impl OutboundSink for RingSink<'_> {
+impl<F: Fn()> OutboundSink for RingSink<'_, F> {
     fn push(&mut self, record: OutboundRecord) {
         let mut record = record;
         loop {
@@ -42,6 +44,7 @@ impl OutboundSink for RingSink<'_> {
                 Err(full) => {
                     record = full.0;
                     *self.full_waits += 1;
+                    (self.on_full)();
                     self.waiter.idle();
                 }
             }

@@ -58,6 +58,8 @@ use super::store::{Checkpoint, RecordKind, SessionLog};
 use crate::config::{NodeConfig, UserRefGapPolicy};
 
 const LISTENER: Token = Token(usize::MAX);
+/// The token of the core thread's wake-up (threaded mode).
+const WAKER: Token = Token(usize::MAX - 1);
 /// Bytes of each connection's receive buffer (several whole packets of the largest size).
 const RX_BYTES: usize = 16 * 1024;
 /// Bytes of each connection's transmit buffer.
@@ -305,6 +307,11 @@ impl Gateway {
         self.local_addr
     }
 
+    /// A waker that ends a blocking [`Gateway::poll_io`] from another thread.
+    pub fn waker(&self) -> anyhow::Result<mio::Waker> {
+        Ok(mio::Waker::new(self.poll.registry(), WAKER)?)
+    }
+
     /// The last input whose events were all routed (and logged).
     pub fn checkpoint_seq(&self) -> u64 {
         self.checkpoint.input_seq()
@@ -377,6 +384,9 @@ impl Gateway {
             any = true;
             if event.token() == LISTENER {
                 accept = true;
+                continue;
+            }
+            if event.token() == WAKER {
                 continue;
             }
             let Some(Some(connection)) = self.slots.get_mut(event.token().0) else {

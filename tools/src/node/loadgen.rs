@@ -320,9 +320,19 @@ pub fn run_load(
         if now >= end_ns && (outstanding == 0 || now >= drain_end_ns) {
             break;
         }
+        // epoll's timeout has millisecond granularity: block only when the next send is more
+        // than 2 ms away; otherwise poll without blocking and yield the core.
         let next_send_ns = start_ns + order_index * interval_ns;
-        let wait_ns = next_send_ns.saturating_sub(now_ns()).min(1_000_000);
-        poll.poll(&mut events, Some(Duration::from_nanos(wait_ns)))?;
+        let wait_ns = next_send_ns.saturating_sub(now_ns());
+        let timeout = if wait_ns > 2_000_000 {
+            Duration::from_millis(1)
+        } else {
+            Duration::ZERO
+        };
+        poll.poll(&mut events, Some(timeout))?;
+        if events.is_empty() && timeout.is_zero() {
+            std::thread::yield_now();
+        }
         let received_ns = now_ns();
         for event in events.iter() {
             let Some(session) = sessions.get_mut(event.token().0) else {

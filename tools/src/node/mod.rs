@@ -53,7 +53,7 @@ pub mod recovery;
 pub mod store;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -156,10 +156,12 @@ impl Node {
         let mut waiter = Waiter::new(strategy);
         let mut stats = Stats::new();
         let mut stopping = false;
+        let mut timeout = Duration::ZERO;
         loop {
+            // Nothing but sockets can bring work here, so an idle loop may block in epoll.
+            gateway.poll_io(Some(timeout), clock_ns())?;
             let now_ns = clock_ns();
             let mut work = gateway.flush_pending(&mut inbound);
-            gateway.poll_io(Some(io_timeout(strategy, &waiter)), now_ns)?;
             if !stopping {
                 work += gateway.service_reads(now_ns, &mut inbound);
             }
@@ -180,7 +182,7 @@ impl Node {
                 break;
             }
             stats.maybe_log(&gateway, &core.counters);
-            idle(&mut waiter, strategy, work);
+            timeout = next_timeout(&mut waiter, strategy, work);
         }
         finish(gateway, core)
     }
@@ -197,19 +199,38 @@ impl Node {
         let (outbound, mut outbound_rx) =
             channel::<OutboundRecord>(config.node.outbound_ring_records)?;
         let input_closed = Arc::new(AtomicBool::new(false));
+        let wakeups = Arc::new(Wakeups {
+            gateway_sleeping: AtomicBool::new(false),
+            waker: gateway.waker()?,
+        });
         let core_thread = {
             let config = config.clone();
             let input_closed = Arc::clone(&input_closed);
+            let wakeups = Arc::clone(&wakeups);
             std::thread::Builder::new()
                 .name("core".to_string())
-                .spawn(move || core_thread(config, core, inbound_rx, outbound, input_closed))?
+                .spawn(move || {
+                    core_thread(config, core, inbound_rx, outbound, input_closed, &wakeups)
+                })?
         };
         apply_thread_settings(&config, config.node.gateway_cpu);
         let mut waiter = Waiter::new(strategy);
         let mut stats = Stats::new();
         let mut stopping = false;
         let mut core_counters = CoreCounters::default();
+        let mut timeout = Duration::ZERO;
         loop {
+            if !timeout.is_zero() {
+                // Dekker with the core: announce the sleep, then look at the ring once more
+                // (SeqCst fence pairs with the one after the core's pushes).
+                wakeups.gateway_sleeping.store(true, Ordering::Relaxed);
+                fence(Ordering::SeqCst);
+                if !outbound_rx.is_empty() {
+                    timeout = Duration::ZERO;
+                }
+            }
+            gateway.poll_io(Some(timeout), clock_ns())?;
+            wakeups.gateway_sleeping.store(false, Ordering::Relaxed);
             let now_ns = clock_ns();
             let chunk = outbound_rx.read_chunk(ROUTE_BATCH_MAX);
             let mut work = chunk.len();
@@ -217,11 +238,15 @@ impl Node {
                 gateway.on_outbound(record)?;
             }
             chunk.release_all();
-            work += gateway.flush_pending(&mut inbound);
-            gateway.poll_io(Some(io_timeout(strategy, &waiter)), now_ns)?;
+            let mut submitted = gateway.flush_pending(&mut inbound);
             if !stopping {
-                work += gateway.service_reads(now_ns, &mut inbound);
+                submitted += gateway.service_reads(now_ns, &mut inbound);
             }
+            if submitted > 0 {
+                // Wakes the core if it parked (an atomic swap when it did not).
+                core_thread.thread().unpark();
+            }
+            work += submitted;
             work += gateway.service_writes(now_ns);
             if stop.load(Ordering::Relaxed) && !stopping {
                 stopping = true;
@@ -234,7 +259,7 @@ impl Node {
                 break;
             }
             stats.maybe_log(&gateway, &core_counters);
-            idle(&mut waiter, strategy, work);
+            timeout = next_timeout(&mut waiter, strategy, work);
         }
         let (core, counters) = core_thread
             .join()
@@ -255,20 +280,32 @@ fn core_thread(
     mut inbound: Consumer<InboundRecord>,
     mut outbound: Producer<OutboundRecord>,
     input_closed: Arc<AtomicBool>,
+    wakeups: &Wakeups,
 ) -> anyhow::Result<(u64, CoreCounters)> {
     apply_thread_settings(&config, config.node.core_cpu);
     let strategy = config.wait_strategy()?;
     let mut waiter = Waiter::new(strategy);
     let mut sink_waiter = Waiter::new(strategy);
     let mut full_waits = 0;
+    let wake_gateway = || {
+        // SeqCst fence pairs with the gateway's, after its `gateway_sleeping` store.
+        fence(Ordering::SeqCst);
+        if wakeups.gateway_sleeping.load(Ordering::Relaxed) {
+            if let Err(error) = wakeups.waker.wake() {
+                tracing::warn!(%error, "cannot wake the gateway");
+            }
+        }
+    };
     loop {
         let mut sink = RingSink {
             producer: &mut outbound,
             waiter: &mut sink_waiter,
             full_waits: &mut full_waits,
+            on_full: &wake_gateway,
         };
         let count = core.step(&mut inbound, &mut sink, CORE_BATCH_MAX, clock_ns)?;
         if count > 0 {
+            wake_gateway();
             waiter.reset();
             continue;
         }
@@ -337,35 +374,30 @@ fn apply_thread_settings(config: &NodeConfig, cpu: Option<usize>) {
     }
 }
 
-/// How long `poll_io` may block: never while spinning or yielding; up to the park time when
-/// the waiter has reached its park phase (a socket event ends it early).
-fn io_timeout(strategy: WaitStrategy, waiter: &Waiter) -> Duration {
+/// The gateway's wake-up for the core thread: set while the gateway blocks in epoll, so the
+/// core knows to wake it (through the poll's `Waker`) after it publishes outputs.
+struct Wakeups {
+    gateway_sleeping: AtomicBool,
+    waker: mio::Waker,
+}
+
+/// After a turn: on progress, poll again at once; otherwise spin or yield through the waiter,
+/// and in the park phase return the park time for `poll_io` to block (epoll rounds it up to
+/// a millisecond; a socket event or the core's wake-up ends it early).
+fn next_timeout(waiter: &mut Waiter, strategy: WaitStrategy, work: usize) -> Duration {
+    if work > 0 {
+        waiter.reset();
+        return Duration::ZERO;
+    }
     match (strategy, waiter.phase()) {
         (WaitStrategy::Park { park_us, .. }, Phase::Park) => {
             Duration::from_micros(u64::from(park_us))
         }
-        _ => Duration::ZERO,
-    }
-}
-
-/// After a turn: reset on progress; otherwise spin or yield (parking happens in `poll_io`).
-fn idle(waiter: &mut Waiter, strategy: WaitStrategy, work: usize) {
-    if work > 0 {
-        waiter.reset();
-        return;
-    }
-    match (strategy, waiter.phase()) {
-        (WaitStrategy::Park { .. }, Phase::Park) => {
-            // Count the idle turn without parking the thread: poll_io blocked instead.
-            waiter_count_only(waiter);
+        _ => {
+            waiter.idle();
+            Duration::ZERO
         }
-        _ => waiter.idle(),
     }
-}
-
-/// Advances a park-phase waiter without sleeping (the epoll wait was the sleep).
-fn waiter_count_only(waiter: &mut Waiter) {
-    let _ = waiter.idle_count();
 }
 
 /// Periodic counter logging.
