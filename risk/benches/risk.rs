@@ -300,6 +300,7 @@ impl Subject for Bare {
         Bare(engine)
     }
 
+    #[inline(never)] // one call per command in every variant; a symbol for callgrind
     fn apply(&mut self, input: &Sequenced, sink: &mut RingSink) {
         self.0.apply(&input.command, sink);
     }
@@ -315,6 +316,7 @@ impl<const CHECKS: bool> Subject for WithRisk<CHECKS> {
         WithRisk(core)
     }
 
+    #[inline(never)] // one call per command in every variant; a symbol for callgrind
     fn apply(&mut self, input: &Sequenced, sink: &mut RingSink) {
         self.0.apply(input, sink);
     }
@@ -431,19 +433,26 @@ fn risk_cost(c: &mut Criterion, journal: &[Sequenced]) {
 fn main() {
     let journal = journal();
     // Profiling aid: `RISK_BENCH_VARIANT=engine|permissive|checks` runs only that variant
-    // (ten passes over the measured part), for `perf stat` / `perf record`.
+    // (`RISK_BENCH_PASSES` passes over the measured part, default 10), for `perf record` or
+    // `valgrind --tool=callgrind --toggle-collect='*Subject*apply*'` (instructions per command,
+    // independent of machine load).
     if let Ok(variant) = std::env::var("RISK_BENCH_VARIANT") {
         let commands = (journal.len() - WARM_UP_COMMANDS) as u64;
-        let elapsed: Duration = (0..10)
+        let passes: u32 = std::env::var("RISK_BENCH_PASSES")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(10);
+        let elapsed: Duration = (0..passes)
             .map(|_| match variant.as_str() {
                 "engine" => run::<Bare>(&journal, commands),
                 "permissive" => run::<WithRisk<false>>(&journal, commands),
                 _ => run::<WithRisk<true>>(&journal, commands),
             })
             .sum();
+        let timed_commands = u64::from(passes) * commands;
         println!(
-            "{variant}: {:.1} ns/command",
-            elapsed.as_nanos() as f64 / (10 * commands) as f64
+            "{variant}: {:.1} ns/command over {timed_commands} commands",
+            elapsed.as_nanos() as f64 / timed_commands as f64
         );
         return;
     }

@@ -84,9 +84,9 @@ struct AccountState {
     blocked: bool,
     cancel_on_disconnect: bool,
     /// Next ring slot to write: `0..history_len` (0 when `history_len == 0`).
-    throttle_head: u32,
+    throttle_head: usize,
     /// Admitted orders the ring remembers: `0..=history_len`.
-    throttle_len: u32,
+    throttle_len: usize,
     /// Resting orders (plus the one being entered, inside a command).
     open_orders: i64,
     /// Sum over cells and sides of `open_notional`.
@@ -584,24 +584,20 @@ impl Risk {
     /// `(now − interval, now]`, i.e. when the `throttle_count`-th latest admitted timestamp is
     /// at least `interval` old. An admitted order is recorded (also while the throttle is off,
     /// so that switching it on at run time sees the real history).
+    #[inline(always)]
     fn admit_throttle(&mut self, account_index: usize, now_ns: u64) -> Result<(), RejectReason> {
-        if self.history_len == 0 {
+        let history_len = self.history_len;
+        if history_len == 0 {
             return Ok(());
         }
-        let history_len = self.history_len;
-        let ring = &mut self.throttle_ns[account_index * history_len..][..history_len];
         let account = &mut self.accounts[account_index];
-        let head = usize::try_from(account.throttle_head).unwrap_or(0);
-        let len = usize::try_from(account.throttle_len).unwrap_or(0);
-        assert!(head < history_len);
-        assert!(len <= history_len);
+        let ring = &mut self.throttle_ns[account_index * history_len..][..history_len];
+        let head = account.throttle_head;
+        assert!(head < history_len && account.throttle_len <= history_len);
         if account.throttle_count != OFF && account.throttle_interval_ns != OFF {
+            // Validated on every write: 1 <= count <= history_len.
             let count = usize::try_from(account.throttle_count).unwrap_or(history_len);
-            assert!(
-                count >= 1 && count <= history_len,
-                "throttle count outside its ring"
-            );
-            if len >= count {
+            if account.throttle_len >= count {
                 let slot = if head >= count {
                     head - count
                 } else {
@@ -614,9 +610,8 @@ impl Risk {
             }
         }
         ring[head] = now_ns;
-        let next = if head + 1 == history_len { 0 } else { head + 1 };
-        account.throttle_head = u32::try_from(next).unwrap_or(0);
-        account.throttle_len = u32::try_from((len + 1).min(history_len)).unwrap_or(0);
+        account.throttle_head = if head + 1 == history_len { 0 } else { head + 1 };
+        account.throttle_len += usize::from(account.throttle_len < history_len);
         Ok(())
     }
 
@@ -929,7 +924,10 @@ impl Risk {
                 state.worst_gross_qty == worst_sum,
                 "risk: account {index} gross worst"
             );
-            assert!(usize::try_from(state.throttle_len).is_ok_and(|l| l <= self.history_len));
+            assert!(
+                state.throttle_len <= self.history_len,
+                "risk: throttle ring length"
+            );
         }
     }
 
@@ -946,8 +944,8 @@ impl Risk {
                 max_gross_position: limit_to_raw(state.max_gross_position),
                 throttle_orders_per_interval: limit_to_raw(state.throttle_count),
                 throttle_interval_ns: limit_to_raw(state.throttle_interval_ns),
-                throttle_head: state.throttle_head,
-                throttle_len: state.throttle_len,
+                throttle_head: u32::try_from(state.throttle_head).unwrap_or(u32::MAX),
+                throttle_len: u32::try_from(state.throttle_len).unwrap_or(u32::MAX),
             })
             .collect();
         let cells = self
@@ -997,8 +995,9 @@ impl Risk {
                 ..AccountRiskConfig::default()
             };
             *state = AccountState::from_config(&config);
-            state.throttle_head = saved.throttle_head;
-            state.throttle_len = saved.throttle_len;
+            // Validated against the ring length, which fits in memory.
+            state.throttle_head = index_of(saved.throttle_head);
+            state.throttle_len = index_of(saved.throttle_len);
         }
         for (cell, saved) in self.cells.iter_mut().zip(&snapshot.cells) {
             *cell = Cell::from_limits(&saved.limits);
@@ -1034,17 +1033,24 @@ fn check_position_increase(
         return Ok(());
     }
     let position_qty = cell.position_qty;
-    let mut open_qty = cell.open_qty;
-    open_qty[side.index()] += added_qty;
+    let (buy_side_qty, sell_side_qty) = match side {
+        Side::Buy => (
+            position_qty + cell.open_qty[0] + added_qty,
+            cell.open_qty[1] - position_qty,
+        ),
+        Side::Sell => (
+            position_qty + cell.open_qty[0],
+            cell.open_qty[1] + added_qty - position_qty,
+        ),
+    };
     let side_worst_qty = match side {
-        Side::Buy => position_qty + open_qty[Side::Buy.index()],
-        Side::Sell => open_qty[Side::Sell.index()] - position_qty,
+        Side::Buy => buy_side_qty,
+        Side::Sell => sell_side_qty,
     };
     if side_worst_qty > cell.max_net_position {
         return Err(RejectReason::RiskNetPosition);
     }
-    let worst = worst_qty(position_qty, open_qty[0], open_qty[1]);
-    let increase_qty = worst - cell.worst_qty;
+    let increase_qty = buy_side_qty.max(sell_side_qty) - cell.worst_qty;
     if increase_qty > 0
         && account.worst_gross_qty.saturating_add(increase_qty) > account.max_gross_position
     {
