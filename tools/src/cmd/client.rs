@@ -141,10 +141,13 @@ impl Cli {
             member_events.clear();
             self.connection.on_readable(clock_ns(), &mut member_events);
             self.connection.on_timer(clock_ns(), &mut member_events);
+            // Every event of the batch is handed over, even after `on` says done.
+            let mut done = false;
             for event in &member_events {
-                if on(event) {
-                    return Ok(true);
-                }
+                done |= on(event);
+            }
+            if done {
+                return Ok(true);
             }
             if self.connection.closed {
                 return Ok(false);
