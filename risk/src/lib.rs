@@ -102,6 +102,14 @@
 //! - Configuration and snapshot bytes are judged with typed errors; neither input nor
 //!   configuration can make risk panic.
 //!
+//! # Cost
+//! `risk/benches/risk.rs` applies one journal to a bare engine, a permissive core and a core
+//! with every limit on. Exposure bookkeeping is one inlined cell update per member event inside
+//! the engine's push sites; the checks are a few dozen integer comparisons per order. On the
+//! shared 2-core CI VM (load ≈ 8): about +8 ns per command for the checks (all on vs all off)
+//! and about +50 ns per command for all of risk against the bare engine (≈ 240 more
+//! instructions per command under callgrind, against the engine's ≈ 550).
+//!
 //! # Memory
 //! `accounts × instruments × 112` bytes of cells, `accounts × throttle_history_len × 8` bytes of
 //! throttle history, a few words per account and instrument: 1,000 accounts × 1,000

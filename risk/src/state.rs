@@ -2,7 +2,7 @@
 //! fixed tables sized at start-up; the pre-trade checks, the admin changes, and the exposure
 //! bookkeeping that follows the engine's events.
 //!
-//! Limits are stored in *effective* form: a limit that is off holds [`OFF`] (`i64::MAX`; notional
+//! Limits are stored in *effective* form: a limit that is off holds `OFF` (`i64::MAX`; notional
 //! limits `i128::MAX`), so every check is one comparison that an off limit can never fail.
 //! Views and snapshots show the configuration form again (`0` = off).
 //!
@@ -17,7 +17,7 @@
 //!   open from its `Accepted` (or `Replaced`) event until its last fill or cancel.
 //! - `worst_qty = max(position + open_buy, open_sell − position)` for each cell (always `>= 0`),
 //!   and an account's `worst_gross_qty` is the sum of its cells' `worst_qty`.
-//! - Every field that only events change is changed only in [`Risk::observe`]; the checks
+//! - Every field that only events change is changed only in `Risk::observe`; the checks
 //!   change nothing but the throttle ring.
 //!
 //! # Panics
