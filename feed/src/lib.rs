@@ -63,4 +63,6 @@ pub mod rerequest;
 pub mod retransmit;
 pub mod snapshot;
 pub mod subscriber;
+pub mod subscriber_net;
+pub mod tap;
 pub mod wire;
