@@ -10,7 +10,8 @@
 //!   `request_count_max` messages);
 //! - the outstanding request fully answered: ask for what is still missing, if anything;
 //! - partly answered: wait on, the timeout restarts with each advance;
-//! - no advance for `request_timeout_ms`: ask again, up to `request_retry_max` times; then
+//! - no advance for `request_timeout_ms`: ask again, up to `request_retry_max` times in a
+//!   row (any advance resets the count); then
 //!   the request is abandoned (the store may have evicted the range: MoldUDP64 has no NAK) and,
 //!   with a snapshot server configured, the client re-synchronises from a fresh snapshot
 //!   ([`FeedClient::resync`]); without one it starts a new round of requests.
@@ -135,6 +136,8 @@ pub struct ClientCounters {
     /// Requests given up after `request_retry_max` retries.
     pub requests_abandoned: u64,
     pub resyncs: u64,
+    /// Resyncs that failed (the client goes on re-requesting).
+    pub resync_failures: u64,
     /// Messages the book refused (never expected from a correct feed).
     pub book_errors: u64,
 }
@@ -165,6 +168,7 @@ pub struct FeedClient {
     outstanding: Option<Outstanding>,
     counters: ClientCounters,
     last_book_error: Option<(u64, BookError)>,
+    last_resync_error: Option<ClientError>,
     clock: Clock,
 }
 
@@ -209,6 +213,7 @@ impl FeedClient {
             outstanding: None,
             counters: ClientCounters::default(),
             last_book_error: None,
+            last_resync_error: None,
             clock: Clock::new(),
         })
     }
@@ -270,6 +275,11 @@ impl FeedClient {
         self.last_book_error
     }
 
+    /// Why the last automatic resync failed.
+    pub fn last_resync_error(&self) -> Option<ClientError> {
+        self.last_resync_error
+    }
+
     /// Whether the session has ended and every message up to its end was applied.
     pub fn is_complete(&self) -> bool {
         self.subscriber.is_ended() && self.subscriber.gap().is_none()
@@ -287,7 +297,12 @@ impl FeedClient {
         self.drain(PacketSource::Rerequest)?;
         let abandoned = self.manage_requests(self.clock.now_ns())?;
         if abandoned && self.config.snapshot.is_some() {
-            self.resync()?;
+            // A failed resync (no snapshot yet, server down) is not fatal: the next turn
+            // starts a new round of requests, and the next abandon tries the snapshot again.
+            if let Err(error) = self.resync() {
+                self.counters.resync_failures += 1;
+                self.last_resync_error = Some(error);
+            }
         }
         Ok(())
     }
@@ -375,8 +390,10 @@ impl FeedClient {
         if expected_seq >= request_end {
             self.send_request(now_ns, 0)?;
         } else if expected_seq > outstanding.progress_seq {
+            // Answers are arriving: the timeout and the retry count start again.
             outstanding.progress_seq = expected_seq;
             outstanding.since_ns = now_ns;
+            outstanding.retries = 0;
             self.outstanding = Some(outstanding);
         } else if now_ns.saturating_sub(outstanding.since_ns) >= timeout_ns {
             if outstanding.retries >= self.config.request_retry_max {

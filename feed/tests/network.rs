@@ -29,7 +29,7 @@ use peregrine_feed::publisher::{
     self, FeedPoll, FeedRecord, FeedSeq, Publisher, PublisherConfig, PublisherReport,
 };
 use peregrine_feed::rerequest::{self, RerequestConfig, RerequestCounters, RerequestServer};
-use peregrine_feed::retransmit::{RetransmitConfig, SharedStore, Store};
+use peregrine_feed::retransmit::{lock, RetransmitConfig, SharedStore, Store};
 use peregrine_feed::snapshot::{
     self, BookSnapshot, SnapshotConfig, SnapshotCounters, SnapshotHandle,
 };
@@ -84,15 +84,21 @@ struct Exchange {
     snapshot: Option<JoinHandle<SnapshotCounters>>,
     snapshots: SnapshotHandle,
     encoder: Encoder,
+    store: SharedStore,
 }
 
 impl Exchange {
     fn start() -> Exchange {
+        Exchange::start_with_store(1 << 20)
+    }
+
+    /// The store keeps the last `message_capacity` messages.
+    fn start_with_store(message_capacity: u32) -> Exchange {
         let netns = Netns::new();
         let dir = tempfile::tempdir().expect("tempdir");
         let store_config = RetransmitConfig {
             path: dir.path().join("retransmit.dat"),
-            message_capacity: 1 << 20,
+            message_capacity,
             data_capacity_bytes: 64 << 20,
         };
         let store: SharedStore = Arc::new(Mutex::new(
@@ -180,6 +186,16 @@ impl Exchange {
             snapshot: Some(snapshot),
             snapshots,
             encoder,
+            store,
+        }
+    }
+
+    /// Waits until the publisher has stored (and so sent) every message before `next_seq`.
+    fn wait_published(&self, next_seq: u64) {
+        let start = std::time::Instant::now();
+        while lock(&self.store).next_seq() < next_seq {
+            assert!(start.elapsed() < LIMIT, "publisher stalled");
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 
@@ -371,6 +387,61 @@ fn a_late_joiner_converges_from_a_mid_session_snapshot() {
     let late = check_subscriber("late joiner", late, &engine, &report);
     assert_eq!(late.counters().resyncs, 1);
     let (_, snapshots) = exchange.stop();
+    assert_eq!(snapshots.complete, 1, "{snapshots:?}");
+}
+
+#[test]
+fn a_subscriber_whose_gap_was_evicted_recovers_from_the_snapshot() {
+    // The store keeps 2,048 messages; the first phase publishes more, so a subscriber that
+    // joins afterwards from sequence number 1 asks for evicted messages: no answer (no NAK),
+    // retries, gives up, and resynchronises from the snapshot.
+    let mut exchange = Exchange::start_with_store(2_048);
+    let mut engine = Engine::new(engine_config()).expect("engine");
+    let mut flow = Flow::new(0x5eed_0004);
+    let mut feed_seq = FeedSeq::at_session_start(INSTRUMENTS);
+    let mut input_seq = 0;
+    exchange.feed(&mut engine, &mut flow, &mut feed_seq, &mut input_seq, 5_000);
+    assert!(
+        feed_seq.next_seq() > 2_048 + 100,
+        "the first messages are evicted"
+    );
+    exchange.wait_published(feed_seq.next_seq());
+    let snapshot = BookSnapshot::from_engine(
+        &exchange.encoder,
+        &engine.snapshot(),
+        feed_seq.next_seq(),
+        START_NS,
+    )
+    .expect("snapshot encodes");
+    exchange.snapshots.publish(Arc::new(snapshot));
+    let (ready, resynced) = mpsc::channel();
+    let handle = exchange.netns.spawn(move || {
+        let config = SubscriberNetConfig {
+            request_retry_max: 3,
+            ..client_config()
+        };
+        let mut client = FeedClient::join(&config, book_config()).expect("join");
+        // Heartbeats reveal the gap from 1; the requests go unanswered; the client resyncs.
+        let resynced = client
+            .run_until(LIMIT, |client| client.counters().resyncs >= 1)
+            .expect("client");
+        ready.send(resynced).expect("ready");
+        let complete = client
+            .run_until(LIMIT, FeedClient::is_complete)
+            .expect("client");
+        (complete, client)
+    });
+    assert!(
+        resynced.recv().expect("subscriber resynced"),
+        "no resync within the limit"
+    );
+    exchange.feed(&mut engine, &mut flow, &mut feed_seq, &mut input_seq, 1_000);
+    let report = exchange.finish();
+    let client = check_subscriber("evicted", handle, &engine, &report);
+    assert_eq!(client.counters().resyncs, 1, "{:?}", client.counters());
+    assert!(client.counters().requests_abandoned >= 1);
+    let (rerequest, snapshots) = exchange.stop();
+    assert!(rerequest.evicted >= 4, "{rerequest:?}");
     assert_eq!(snapshots.complete, 1, "{snapshots:?}");
 }
 
