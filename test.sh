@@ -32,12 +32,14 @@ step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "cargo test (workspace)"
-cargo test --workspace --quiet 2>&1 | tee target/test-output.txt
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+cargo test --workspace --quiet 2>&1 | tee "$results"
 
 step "benchmark smoke runs (no timing asserted)"
 cargo run --release --quiet -p peregrine-bench --bin engine-mix -- 2 200 20000
 
 step "summary"
-passed=$(grep -Eo '[0-9]+ passed' target/test-output.txt | awk '{s+=$1} END {print s+0}')
-failed=$(grep -Eo '[0-9]+ failed' target/test-output.txt | awk '{s+=$1} END {print s+0}')
+passed=$(grep -Eo '[0-9]+ passed' "$results" | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed' "$results" | awk '{s+=$1} END {print s+0}')
 echo "all: ${passed} passed, ${failed} failed"
