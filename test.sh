@@ -23,7 +23,7 @@ install_packages() {
     fi
 }
 
-install_packages poppler-utils
+install_packages poppler-utils tshark iproute2
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
