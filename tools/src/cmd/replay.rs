@@ -61,7 +61,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 fn progress_bar(estimated_inputs: u64) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(estimated_inputs), ProgressDrawTarget::stderr());
     let style = ProgressStyle::with_template(
-        "replaying {bar:40} {human_pos}/~{human_len} inputs {per_sec} eta {eta}",
+        "replaying {bar:40} {human_pos}/~{human_len} inputs, {elapsed} elapsed, eta {eta}",
     );
     if let Ok(style) = style {
         bar.set_style(style);
