@@ -34,6 +34,15 @@ pub struct Args {
     /// Run every stage in one thread (overrides `node.mode`).
     #[arg(long)]
     single_thread: bool,
+    /// Override `node.wait` (busy-spin, spin-then-yield[:N], park[:N:US]).
+    #[arg(long)]
+    wait: Option<String>,
+    /// Pin the gateway thread (or the single loop) to this CPU.
+    #[arg(long)]
+    gateway_cpu: Option<usize>,
+    /// Pin the core thread to this CPU.
+    #[arg(long)]
+    core_cpu: Option<usize>,
     /// Print an argon2 PHC string for this password (for `[[users]] password_hash`) and exit.
     #[arg(long, value_name = "PASSWORD")]
     hash_password: Option<String>,
@@ -82,6 +91,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.data_dir.as_deref(),
         args.single_thread,
     )?;
+    let mut config = config;
+    if let Some(wait) = args.wait {
+        config.node.wait = wait;
+        config.wait_strategy()?;
+    }
+    config.node.gateway_cpu = args.gateway_cpu.or(config.node.gateway_cpu);
+    config.node.core_cpu = args.core_cpu.or(config.node.core_cpu);
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop))

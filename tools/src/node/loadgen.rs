@@ -9,8 +9,9 @@
 //! `live_orders_max`, so the book stays bounded.
 //!
 //! # Invariants
-//! - One thread, one `mio` poll; nothing blocks except the poll's timeout, which never passes
-//!   the next intended send time.
+//! - One thread, one `mio` poll; nothing blocks except the poll, and a `timerfd` armed at the
+//!   next intended send time (nanosecond precision, unlike epoll's millisecond timeout) ends
+//!   it, so the generator neither spins nor oversleeps.
 //! - An order is counted in the histogram only if its intended time is after the warm-up.
 
 use std::collections::VecDeque;
@@ -259,6 +260,74 @@ fn on_message(
     }
 }
 
+/// The poll token of the pacing timer.
+const PACER: Token = Token(usize::MAX);
+
+/// A `timerfd` on the realtime clock (the clock intended times are on), armed at absolute
+/// times: the generator's nanosecond-precision wake-up.
+struct Pacer {
+    fd: std::os::fd::RawFd,
+}
+
+impl Pacer {
+    fn new() -> anyhow::Result<Pacer> {
+        // SAFETY: plain syscall with constant flags; the result is checked below.
+        let fd = unsafe {
+            libc::timerfd_create(libc::CLOCK_REALTIME, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC)
+        };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error()).context("timerfd_create");
+        }
+        Ok(Pacer { fd })
+    }
+
+    /// Arms the timer to fire at `at_ns` (Unix ns); a time in the past fires at once.
+    fn arm_at(&mut self, at_ns: u64) -> anyhow::Result<()> {
+        let at_ns = at_ns.max(1);
+        let spec = libc::itimerspec {
+            it_interval: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+            it_value: libc::timespec {
+                tv_sec: libc::time_t::try_from(at_ns / 1_000_000_000)?,
+                tv_nsec: libc::c_long::try_from(at_ns % 1_000_000_000)?,
+            },
+        };
+        // SAFETY: `fd` is our open timerfd; `spec` is a valid itimerspec that outlives the
+        // call; the old value is not asked for (null).
+        let result = unsafe {
+            libc::timerfd_settime(
+                self.fd,
+                libc::TFD_TIMER_ABSTIME,
+                &spec,
+                std::ptr::null_mut(),
+            )
+        };
+        if result < 0 {
+            return Err(std::io::Error::last_os_error()).context("timerfd_settime");
+        }
+        Ok(())
+    }
+
+    /// Consumes a pending expiry so the next one raises a fresh readiness edge.
+    fn clear(&mut self) {
+        let mut expirations = 0u64;
+        // SAFETY: reads 8 bytes into a local u64 from our non-blocking timerfd; EAGAIN (no
+        // expiry) is fine and ignored.
+        let _ = unsafe { libc::read(self.fd, (&mut expirations as *mut u64).cast(), 8) };
+    }
+}
+
+impl Drop for Pacer {
+    fn drop(&mut self) {
+        // SAFETY: closes the fd this struct owns, once.
+        unsafe {
+            libc::close(self.fd);
+        }
+    }
+}
+
 /// Runs the load; `tick` sees the totals about every second. Returns the final totals.
 pub fn run_load(
     options: &LoadOptions,
@@ -290,6 +359,12 @@ pub fn run_load(
         late_sends: 0,
     };
     let mut events = Events::with_capacity(1024);
+    let mut pacer = Pacer::new()?;
+    poll.registry().register(
+        &mut mio::unix::SourceFd(&pacer.fd),
+        PACER,
+        mio::Interest::READABLE,
+    )?;
     let mut member_events = Vec::with_capacity(1024);
     let mut order_index: u64 = 0;
     let mut next_tick_ns = start_ns + 1_000_000_000;
@@ -320,21 +395,21 @@ pub fn run_load(
         if now >= end_ns && (outstanding == 0 || now >= drain_end_ns) {
             break;
         }
-        // epoll's timeout has millisecond granularity: block only when the next send is more
-        // than 2 ms away; otherwise poll without blocking and yield the core.
-        let next_send_ns = start_ns + order_index * interval_ns;
-        let wait_ns = next_send_ns.saturating_sub(now_ns());
-        let timeout = if wait_ns > 2_000_000 {
-            Duration::from_millis(1)
-        } else {
-            Duration::ZERO
-        };
-        poll.poll(&mut events, Some(timeout))?;
-        if events.is_empty() && timeout.is_zero() {
-            std::thread::yield_now();
+        // Block until a response arrives or the next order is due: a timerfd armed at the
+        // next intended time gives the wake-up nanosecond precision (epoll's own timeout is
+        // in milliseconds), without spinning.
+        let mut next_send_ns = start_ns + order_index * interval_ns;
+        if next_send_ns >= end_ns {
+            next_send_ns = now_ns() + 1_000_000; // draining: check every millisecond
         }
+        pacer.arm_at(next_send_ns.min(next_timer_ns).min(next_tick_ns))?;
+        poll.poll(&mut events, Some(Duration::from_millis(100)))?;
+        pacer.clear();
         let received_ns = now_ns();
         for event in events.iter() {
+            if event.token() == PACER {
+                continue;
+            }
             let Some(session) = sessions.get_mut(event.token().0) else {
                 continue;
             };

@@ -63,6 +63,8 @@ impl MemberConnection {
         now_ns: u64,
     ) -> anyhow::Result<MemberConnection> {
         let stream = TcpStream::connect(addr).with_context(|| format!("connect {addr}"))?;
+        // Small order messages must not wait for Nagle's algorithm.
+        stream.set_nodelay(true).context("TCP_NODELAY")?;
         let login = LoginRequest {
             username: alpha::<6>(username),
             password: alpha::<10>(password),
