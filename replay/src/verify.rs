@@ -117,17 +117,8 @@ pub fn verify_journal(
     config: Option<&CoreConfig>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<VerifyReport, StageError> {
-    let embedded = CoreConfig::decode(reader.config()).map_err(StageError::JournalConfig)?;
-    let config = config.unwrap_or(&embedded);
-    if config.digest() != reader.config_digest() {
-        let journal_digest = reader.config_digest();
-        return Err(StageError::ConfigMismatch {
-            journal_digest,
-            config_digest: config.digest(),
-        });
-    }
-    let mut core =
-        Core::new(config.engine.clone(), config.risk.clone()).map_err(StageError::Core)?;
+    let config = resolve_config(reader, config)?;
+    let mut core = Core::new(config.engine, config.risk).map_err(StageError::Core)?;
     let mut digest = OutputDigest::default();
     let mut window = Window {
         first_seq: 1,
@@ -149,30 +140,17 @@ pub fn verify_journal(
             RecordKind::Config => {}
             RecordKind::Command => {
                 let input = decode_input(reader, &record)?;
-                let first = window.events.len();
-                core.apply(
-                    &input,
-                    &mut VerifySink {
-                        digest: &mut digest,
-                        window: &mut window,
-                    },
-                );
-                if window.inputs.len() < WINDOW_INPUTS_MAX {
-                    window.inputs.push((input, first..window.events.len()));
-                } else {
-                    window.truncated = true;
-                }
+                replay_input(&mut core, &mut digest, &mut window, &input);
                 report.inputs += 1;
                 if input.seq.is_multiple_of(1 << 16) {
                     progress(input.seq);
                 }
             }
             RecordKind::Digest => {
-                let expected =
-                    DigestPayload::parse(record.payload).ok_or_else(|| StageError::BadCommand {
-                        path: segment_path(reader.dir(), record.segment_index),
-                        offset: record.offset,
-                    })?;
+                // The cursor has checked that a digest record's payload parses.
+                let Some(expected) = DigestPayload::parse(record.payload) else {
+                    continue;
+                };
                 report.digests_checked += 1;
                 if expected.digest != digest.state || expected.event_count != digest.event_count {
                     report.divergence = Some(divergence(&mut window, record.seq, expected, digest));
@@ -187,6 +165,43 @@ pub fn verify_journal(
     report.torn = cursor.end().and_then(|end| end.torn.clone());
     progress(report.last_seq);
     Ok(report)
+}
+
+/// The config to replay with: the given one if its digest is the journal's, else the
+/// journal's own (embedded) one; a different given config is refused.
+fn resolve_config(
+    reader: &JournalReader,
+    config: Option<&CoreConfig>,
+) -> Result<CoreConfig, StageError> {
+    let config = match config {
+        Some(config) => config.clone(),
+        None => CoreConfig::decode(reader.config()).map_err(StageError::JournalConfig)?,
+    };
+    let config_digest = config.digest();
+    if config_digest != reader.config_digest() {
+        let journal_digest = reader.config_digest();
+        return Err(StageError::ConfigMismatch {
+            journal_digest,
+            config_digest,
+        });
+    }
+    Ok(config)
+}
+
+/// Applies one input, digesting its events and keeping them for the window.
+fn replay_input(
+    core: &mut Core,
+    digest: &mut OutputDigest,
+    window: &mut Window,
+    input: &Sequenced,
+) {
+    let first = window.events.len();
+    core.apply(input, &mut VerifySink { digest, window });
+    if window.inputs.len() < WINDOW_INPUTS_MAX {
+        window.inputs.push((*input, first..window.events.len()));
+    } else {
+        window.truncated = true;
+    }
 }
 
 fn divergence(

@@ -16,7 +16,9 @@ use anyhow::Context;
 use clap::Subcommand;
 use peregrine_engine::record::decode_command;
 use peregrine_engine::CommandKind;
-use peregrine_replay::{CoreConfig, DigestPayload, JournalReader, Record, RecordKind, TornTail};
+use peregrine_replay::{
+    CoreConfig, DigestPayload, JournalEnd, JournalReader, Record, RecordKind, TornTail,
+};
 use serde_json::json;
 
 use crate::render::{record_json, record_text};
@@ -187,7 +189,19 @@ impl Counts {
     }
 }
 
-fn stats(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
+/// Everything `stats` prints.
+struct Summary {
+    path: PathBuf,
+    segment_count: usize,
+    segment_size_bytes: u64,
+    config_digest: u64,
+    config_text: String,
+    counts: Counts,
+    by_kind: Vec<(String, u64)>,
+    end: JournalEnd,
+}
+
+fn summarise(path: &Path) -> anyhow::Result<Summary> {
     let reader = open(path)?;
     let mut cursor = reader.cursor();
     let mut counts = Counts::default();
@@ -199,78 +213,102 @@ fn stats(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
         .cloned()
         .context("journal walk did not finish")?;
     let segments = reader.segments();
-    let config = CoreConfig::decode(reader.config());
-    let by_kind: Vec<(String, u64)> = CommandKind::ALL
+    let config_text = match CoreConfig::decode(reader.config()) {
+        Ok(config) => config_summary(&config),
+        Err(error) => error.to_string(),
+    };
+    let by_kind = CommandKind::ALL
         .iter()
         .map(|kind| {
-            (
-                kind.to_string(),
-                counts
-                    .by_kind
-                    .get(usize::from(kind.code()))
-                    .copied()
-                    .unwrap_or(0),
-            )
+            let count = counts
+                .by_kind
+                .get(usize::from(kind.code()))
+                .copied()
+                .unwrap_or(0);
+            (kind.to_string(), count)
         })
-        .filter(|(_, n)| *n > 0)
+        .filter(|(_, count)| *count > 0)
         .collect();
+    Ok(Summary {
+        path: path.to_path_buf(),
+        segment_count: segments.len(),
+        segment_size_bytes: segments.first().map_or(0, |s| s.header.segment_size_bytes),
+        config_digest: reader.config_digest(),
+        config_text,
+        counts,
+        by_kind,
+        end,
+    })
+}
+
+fn stats(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let summary = summarise(path)?;
     let mut out = std::io::stdout().lock();
     if json {
-        let value = json!({
-            "path": path.display().to_string(),
-            "segments": segments.len(),
-            "segment_size_bytes": segments.first().map(|s| s.header.segment_size_bytes),
-            "config_digest": format!("{:016x}", reader.config_digest()),
-            "config": config.as_ref().map(config_summary).unwrap_or_else(|e| e.to_string()),
-            "commands": counts.commands,
-            "digests": counts.digests,
-            "record_bytes": counts.bytes,
-            "last_seq": end.last_seq,
-            "first_timestamp_ns": counts.first_timestamp_ns,
-            "last_timestamp_ns": counts.last_timestamp_ns,
-            "commands_by_kind": by_kind.iter().map(|(k, n)| json!({ "kind": k, "count": n })).collect::<Vec<_>>(),
-            "last_digest": counts.last_digest.map(|(seq, d)| json!({
-                "seq": seq, "event_count": d.event_count, "digest": format!("{:016x}", d.digest),
-            })),
-            "end": { "segment": end.segment_index, "offset": end.offset },
-            "torn_tail": end.torn.as_ref().map(|t| json!({
-                "path": t.path.display().to_string(), "offset": t.offset, "bytes": t.cut_bytes,
-                "fault": t.fault.to_string(),
-            })),
-        });
-        writeln!(out, "{value}")?;
-        return Ok(ExitCode::SUCCESS);
+        writeln!(out, "{}", stats_json(&summary))?;
+    } else {
+        write_stats_text(&mut out, &summary)?;
     }
-    writeln!(out, "journal      {}", path.display())?;
-    let size = segments.first().map_or(0, |s| s.header.segment_size_bytes);
-    writeln!(out, "segments     {} of {} bytes", segments.len(), size)?;
-    let summary = config
-        .as_ref()
-        .map(config_summary)
-        .unwrap_or_else(|e| e.to_string());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn stats_json(s: &Summary) -> serde_json::Value {
+    let counts = &s.counts;
+    json!({
+        "path": s.path.display().to_string(),
+        "segments": s.segment_count,
+        "segment_size_bytes": s.segment_size_bytes,
+        "config_digest": format!("{:016x}", s.config_digest),
+        "config": s.config_text,
+        "commands": counts.commands,
+        "digests": counts.digests,
+        "record_bytes": counts.bytes,
+        "last_seq": s.end.last_seq,
+        "first_timestamp_ns": counts.first_timestamp_ns,
+        "last_timestamp_ns": counts.last_timestamp_ns,
+        "commands_by_kind": s.by_kind.iter()
+            .map(|(kind, count)| json!({ "kind": kind, "count": count }))
+            .collect::<Vec<_>>(),
+        "last_digest": counts.last_digest.map(|(seq, d)| json!({
+            "seq": seq, "event_count": d.event_count, "digest": format!("{:016x}", d.digest),
+        })),
+        "end": { "segment": s.end.segment_index, "offset": s.end.offset },
+        "torn_tail": s.end.torn.as_ref().map(|t| json!({
+            "path": t.path.display().to_string(), "offset": t.offset, "bytes": t.cut_bytes,
+            "fault": t.fault.to_string(),
+        })),
+    })
+}
+
+fn write_stats_text(out: &mut impl Write, s: &Summary) -> std::io::Result<()> {
+    let counts = &s.counts;
+    writeln!(out, "journal      {}", s.path.display())?;
     writeln!(
         out,
-        "config       {:016x} ({summary})",
-        reader.config_digest()
+        "segments     {} of {} bytes",
+        s.segment_count, s.segment_size_bytes
+    )?;
+    writeln!(
+        out,
+        "config       {:016x} ({})",
+        s.config_digest, s.config_text
     )?;
     writeln!(
         out,
         "commands     {} (seq 1..={})",
-        counts.commands, end.last_seq
+        counts.commands, s.end.last_seq
     )?;
-    let span_ns = counts.last_timestamp_ns
-        - counts
-            .first_timestamp_ns
-            .unwrap_or(counts.last_timestamp_ns);
+    let first_ns = counts
+        .first_timestamp_ns
+        .unwrap_or(counts.last_timestamp_ns);
+    let span_s = (counts.last_timestamp_ns - first_ns) as f64 / 1e9;
     writeln!(
         out,
-        "time         {}..={} ns (span {:.3} s)",
-        counts.first_timestamp_ns.unwrap_or(0),
-        counts.last_timestamp_ns,
-        span_ns as f64 / 1e9
+        "time         {first_ns}..={} ns (span {span_s:.3} s)",
+        counts.last_timestamp_ns
     )?;
-    for (kind, n) in &by_kind {
-        writeln!(out, "  {kind:<18} {n}")?;
+    for (kind, count) in &s.by_kind {
+        writeln!(out, "  {kind:<18} {count}")?;
     }
     writeln!(out, "digests      {}", counts.digests)?;
     if let Some((seq, d)) = counts.last_digest {
@@ -284,10 +322,10 @@ fn stats(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
     writeln!(
         out,
         "end          segment {} offset {}",
-        end.segment_index, end.offset
+        s.end.segment_index, s.end.offset
     )?;
-    match &end.torn {
-        None => writeln!(out, "torn tail    none")?,
+    match &s.end.torn {
+        None => writeln!(out, "torn tail    none"),
         Some(t) => writeln!(
             out,
             "torn tail    {} at offset {} ({} bytes, {}); recovery cuts it",
@@ -295,9 +333,8 @@ fn stats(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
             t.offset,
             t.cut_bytes,
             t.fault
-        )?,
+        ),
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 fn config_summary(config: &CoreConfig) -> String {
