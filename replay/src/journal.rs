@@ -124,7 +124,17 @@ pub struct JournalWriter {
     /// Segments `0..segments_synced` are known to be on the device (`sync_all` or a durable
     /// roll); `sync_all` only `fsync`s the ones after.
     segments_synced: u64,
+    /// The next segment, made ahead by [`JournalWriter::prepare_next_segment`].
+    prepared: Option<PreparedSegment>,
     counters: JournalCounters,
+}
+
+/// A next segment made ahead of time under its temporary name: preallocated, mapped and
+/// prefaulted, without a header (its `first_seq` is known only at the roll).
+struct PreparedSegment {
+    index: u64,
+    temp: PathBuf,
+    map: MmapMut,
 }
 
 impl JournalWriter {
@@ -173,6 +183,7 @@ impl JournalWriter {
             last_timestamp_ns: 0,
             commands_since_sync: 0,
             segments_synced: 0,
+            prepared: None,
             counters: JournalCounters {
                 segments_created: 1,
                 ..JournalCounters::default()
@@ -220,6 +231,7 @@ impl JournalWriter {
             last_timestamp_ns: end.last_timestamp_ns,
             commands_since_sync: 0,
             segments_synced: 0,
+            prepared: None,
             counters: JournalCounters::default(),
         })
     }
@@ -304,6 +316,27 @@ impl JournalWriter {
         Ok(())
     }
 
+    /// Makes the next segment file now (preallocate, map, prefault: the slow part of a roll)
+    /// so that the roll itself only writes a header and renames. Call it at a quiet point,
+    /// e.g. when the current segment is past half full; a no-op if already prepared.
+    pub fn prepare_next_segment(&mut self) -> Result<(), JournalError> {
+        if self.prepared.is_some() {
+            return Ok(());
+        }
+        let index = self.segment_index + 1;
+        let temp = segment_path(&self.dir, index).with_extension("tmp");
+        let file = create_temp_segment(&temp, self.options.segment_size_bytes)?;
+        drop(file);
+        let map = map_segment(&temp, self.options.prefault)?;
+        self.prepared = Some(PreparedSegment { index, temp, map });
+        Ok(())
+    }
+
+    /// Bytes left in the current segment.
+    pub fn segment_bytes_left(&self) -> u64 {
+        (self.map.len() - self.write_offset) as u64
+    }
+
     pub fn last_seq(&self) -> u64 {
         self.last_seq
     }
@@ -370,14 +403,16 @@ impl JournalWriter {
             first_seq: self.last_seq + 1,
             config_digest: self.config_digest,
         };
-        create_segment(
-            &self.dir,
-            &header,
-            &[],
-            self.options.durability.is_durable(),
-        )?;
-        let path = segment_path(&self.dir, header.segment_index);
-        self.map = map_segment(&path, self.options.prefault)?;
+        match self.prepared.take() {
+            Some(prepared) if prepared.index == header.segment_index => {
+                self.map = install_prepared(&self.dir, prepared, &header, durable)?;
+            }
+            _ => {
+                create_segment(&self.dir, &header, &[], durable)?;
+                let path = segment_path(&self.dir, header.segment_index);
+                self.map = map_segment(&path, self.options.prefault)?;
+            }
+        }
         if durable && self.segments_synced == self.segment_index {
             self.segments_synced = header.segment_index;
         }
@@ -415,17 +450,7 @@ fn create_segment(
 ) -> Result<(), JournalError> {
     let path = segment_path(dir, header.segment_index);
     let temp = path.with_extension("tmp");
-    if temp.exists() {
-        std::fs::remove_file(&temp).map_err(io_error("remove stale temp segment", &temp))?;
-    }
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&temp)
-        .map_err(io_error("create segment", &temp))?;
-    preallocate(&file, header.segment_size_bytes)
-        .map_err(io_error("preallocate segment", &temp))?;
+    let file = create_temp_segment(&temp, header.segment_size_bytes)?;
     let mut header_bytes = [0u8; SEGMENT_HEADER_BYTES];
     header.emit(&mut header_bytes);
     file.write_all_at(&header_bytes, 0)
@@ -440,6 +465,47 @@ fn create_segment(
         sync_dir(dir)?;
     }
     Ok(())
+}
+
+/// Creates `temp` (replacing a stale one left by a crash) and preallocates it.
+fn create_temp_segment(temp: &Path, size_bytes: u64) -> Result<File, JournalError> {
+    if temp.exists() {
+        std::fs::remove_file(temp).map_err(io_error("remove stale temp segment", temp))?;
+    }
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(temp)
+        .map_err(io_error("create segment", temp))?;
+    preallocate(&file, size_bytes).map_err(io_error("preallocate segment", temp))?;
+    Ok(file)
+}
+
+/// Writes the header into a prepared segment and renames it into place (header synced first
+/// under a durable policy, so the renamed file always has a complete header on the device).
+fn install_prepared(
+    dir: &Path,
+    mut prepared: PreparedSegment,
+    header: &SegmentHeader,
+    durable: bool,
+) -> Result<MmapMut, JournalError> {
+    let mut header_bytes = [0u8; SEGMENT_HEADER_BYTES];
+    header.emit(&mut header_bytes);
+    prepared.map[..SEGMENT_HEADER_BYTES].copy_from_slice(&header_bytes);
+    if durable {
+        let temp = &prepared.temp;
+        prepared
+            .map
+            .flush_range(0, SEGMENT_HEADER_BYTES)
+            .map_err(io_error("msync header", temp))?;
+    }
+    let path = segment_path(dir, header.segment_index);
+    std::fs::rename(&prepared.temp, &path).map_err(io_error("rename segment", &path))?;
+    if durable {
+        sync_dir(dir)?;
+    }
+    Ok(prepared.map)
 }
 
 /// Reserves the file's blocks so that writes through the mapping cannot hit a full disk.

@@ -287,6 +287,12 @@ impl CoreStage {
         Ok(input.seq)
     }
 
+    /// Makes the next journal segment ahead of time so the roll stays cheap; call it at a
+    /// quiet point (see [`JournalWriter::prepare_next_segment`]).
+    pub fn prepare_next_segment(&mut self) -> Result<(), JournalError> {
+        self.journal.prepare_next_segment()
+    }
+
     /// End of a batch of inputs: `msync` under `Durability::SyncPerBatch`.
     pub fn end_batch(&mut self) -> Result<(), JournalError> {
         self.journal.end_batch()

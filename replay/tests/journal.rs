@@ -408,3 +408,30 @@ proptest! {
         check_torn_tail(dir.path(), &written, how, seed);
     }
 }
+
+#[test]
+fn prepared_segments_roll_the_same_and_a_leftover_one_is_ignored() {
+    for durability in [Durability::PageCache, Durability::SyncPerBatch] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = JournalWriter::create(dir.path(), options(durability), CONFIG).unwrap();
+        let mut flow = FlowGenerator::new(12, SHAPE);
+        let mut written = Vec::new();
+        for _ in 0..40 {
+            written.extend(append_flow(&mut writer, &mut flow, 50, 16));
+            if writer.segment_bytes_left() < 1 << 15 {
+                writer.prepare_next_segment().unwrap();
+            }
+        }
+        assert!(writer.position().0 >= 2);
+        // A crash right after preparing leaves a temporary file that readers ignore.
+        writer.prepare_next_segment().unwrap();
+        drop(writer);
+        let (records, end) = read_all(dir.path()).unwrap();
+        assert_eq!(records, written);
+        let mut writer = JournalWriter::resume(dir.path(), options(durability), &end).unwrap();
+        written.extend(append_flow(&mut writer, &mut flow, 800, 16));
+        drop(writer);
+        let (records, _) = read_all(dir.path()).unwrap();
+        assert_eq!(records, written);
+    }
+}
