@@ -1,11 +1,29 @@
-//! Peregrine market data, sans-IO: ITCH 5.0 messages ([`itch`]), the engine-event encoder
-//! ([`encoder`]), MoldUDP64 framing and the packetiser ([`moldudp64`]), and the subscriber side:
-//! a packet decoder with gap detection ([`subscriber`]) and an order-by-order book builder
-//! ([`book`]).
+//! Peregrine market data.
 //!
-//! Nothing here owns a socket, a clock or a thread. The publisher (a thread around the
-//! encoder and packetiser, sending on multicast) and the re-request and snapshot servers are
-//! drivers around these types.
+//! Sans-IO cores (no socket, no clock, no thread): ITCH 5.0 messages ([`itch`]), the
+//! engine-event encoder ([`encoder`]), MoldUDP64 framing and the packetiser ([`moldudp64`]),
+//! the publisher's timing rules ([`publisher::Publisher`]), the retransmission store
+//! ([`retransmit`]), the re-request server's judgement and rate limits
+//! ([`rerequest::RerequestServer`]), one snapshot connection ([`snapshot::SnapshotSession`]),
+//! and the subscriber side: a packet decoder with gap detection ([`subscriber`]) and an
+//! order-by-order book builder ([`book`]).
+//!
+//! Thin drivers around them, each the body of one thread: [`publisher::run`] (UDP multicast
+//! via [`net`]), [`rerequest::run`] (unicast UDP), [`snapshot::run`] (TCP over mio), and for
+//! subscribers [`subscriber_net::FeedClient`] and [`tap::run`].
+//!
+//! # Wiring in the node
+//!
+//! ```text
+//! core thread ──ring──► publisher::run(publisher, &sender, &store, start_ns, source)
+//!   │ FeedSeq::observe(event) for every event        │ appends every packet to the store
+//!   │ EngineSnapshot + FeedSeq::next_seq()           ▼
+//!   ▼                                         SharedStore ◄── rerequest::run(server, &socket, &store, &stop)
+//! BookSnapshot::from_engine ─► SnapshotHandle::publish ──► snapshot::run(&config, listener, session, &handle, &stop)
+//! ```
+//!
+//! Configuration is [`FeedConfig`] (a `[feed]` table with `publisher`, `multicast`,
+//! `retransmit`, `rerequest` and `snapshot` sub-tables, every key defaulted).
 //!
 //! # Example: publisher to subscriber book
 //!
@@ -41,10 +59,12 @@
 //!
 //! # Invariants
 //! - Codecs are views over caller-provided bytes plus validated `Repr` values; they never
-//!   allocate and never use `unsafe` (the crate forbids it).
+//!   allocate and never use `unsafe`. The crate denies `unsafe` everywhere but the one call
+//!   that maps the retransmission store's file (`retransmit::map_file`).
 //! - Untrusted bytes are judged in one place per layer (`new_checked`, `Repr::parse`,
 //!   [`subscriber::Subscriber::handle_packet`]); bad input is a typed error, never a panic.
-//! - The encoder, packetiser and subscriber allocate only at construction.
+//! - The encoder, packetiser, publisher, store, re-request server and subscriber allocate only
+//!   at construction; drivers allocate their buffers when they start.
 //!
 //! # Panic contract
 //! As in smoltcp's `wire`: after `new_checked` succeeds no getter panics; `emit` never panics
@@ -66,3 +86,6 @@ pub mod subscriber;
 pub mod subscriber_net;
 pub mod tap;
 pub mod wire;
+
+mod config;
+pub use config::{FeedConfig, FeedConfigError};

@@ -159,3 +159,90 @@ fn publisher_and_subscriber_paths_do_not_allocate() {
     );
     book.verify();
 }
+
+/// The publisher stage (sans-IO publisher, store append) and the re-request path (judge a
+/// request, answer from the store) after construction: no allocation either.
+#[test]
+fn publisher_store_and_rerequest_paths_do_not_allocate() {
+    use std::net::SocketAddr;
+    use std::sync::{Arc, Mutex};
+
+    use peregrine_feed::moldudp64::{Request, RequestRepr};
+    use peregrine_feed::publisher::{Publisher, PublisherConfig};
+    use peregrine_feed::rerequest::{answer, RerequestConfig, RerequestServer};
+    use peregrine_feed::retransmit::{lock, RetransmitConfig, SharedStore, Store};
+
+    let (config, events) = events();
+    let session = Session::from_text("NOALLOC002").expect("ascii");
+    let mut publisher = Publisher::new(
+        &PublisherConfig::default(),
+        session,
+        &config,
+        EncoderConfig::anonymous(2),
+    )
+    .expect("publisher");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store_config = RetransmitConfig {
+        path: dir.path().join("store.dat"),
+        message_capacity: 1 << 16,
+        data_capacity_bytes: 4 << 20,
+    };
+    let store: SharedStore = Arc::new(Mutex::new(
+        Store::create(&store_config, session, 1).expect("store"),
+    ));
+    let mut server = RerequestServer::new(&RerequestConfig::default(), session).expect("server");
+    let source: SocketAddr = "127.0.0.1:40000".parse().expect("addr");
+    let mut request = [0u8; 20];
+    let mut answer_buffer = vec![0u8; PACKET_BYTES_DEFAULT];
+    let (mut packets, mut answered) = (0u64, 0u64);
+
+    COUNTING.with(|counting| counting.set(true));
+    let mut send = |packet: &[u8]| {
+        lock(&store).append_packet(packet);
+        packets += 1;
+    };
+    publisher.start_session(0, 1_790_000_000_000_000_000, &mut send);
+    for (index, event) in events.iter().enumerate() {
+        let now_ns = index as u64 * 1_000;
+        publisher.handle_event(
+            now_ns,
+            index as u64,
+            1_790_000_000_000_000_000,
+            event,
+            &mut send,
+        );
+        if index % 16 == 15 {
+            publisher.handle_batch_end(now_ns, &mut send);
+        }
+        publisher.handle_timeout(now_ns, &mut send);
+    }
+    publisher.handle_batch_end(u64::MAX / 2, &mut send);
+    let next_seq = publisher.next_seq();
+    for (index, first_seq) in (1..next_seq).step_by(97).enumerate() {
+        RequestRepr {
+            session,
+            seq: first_seq,
+            count: 200,
+        }
+        .emit(&mut Request::new_unchecked(&mut request[..]));
+        let now_ns = index as u64 * 1_000_000_000;
+        let grant = server.handle_request(now_ns, source, &request, &lock(&store));
+        let grant = grant.expect("stored and within the rate");
+        let sent = answer(&store, grant, &mut answer_buffer, |_| true);
+        server.note_answer(&sent);
+        answered += u64::from(sent.messages);
+    }
+    COUNTING.with(|counting| counting.set(false));
+
+    assert!(next_seq > 1_000, "a realistic stream: {next_seq}");
+    assert_eq!(lock(&store).next_seq(), next_seq);
+    assert!(
+        packets > 10 && answered > 1_000,
+        "{packets} packets, {answered} answered"
+    );
+    assert_eq!(
+        ALLOCATIONS.load(Ordering::Relaxed),
+        0,
+        "allocations after start-up"
+    );
+}
