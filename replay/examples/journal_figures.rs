@@ -58,32 +58,25 @@ fn print_histogram(name: &str, histogram: &Histogram<u64>) {
     );
 }
 
-/// Appends `count` records under `durability`, timing each; `batch` > 0 calls `end_batch`
-/// after every `batch` records (its cost lands on the batch's last append).
-fn append_latency(
-    dir: &Path,
-    durability: Durability,
-    prefault: bool,
-    count: u64,
-    batch: u64,
-    prepare: bool,
-) -> Histogram<u64> {
+/// Appends `case.records` records under `case.durability`, timing each; `case.batch` > 0 calls
+/// `end_batch` after every `batch` records (its cost lands on the batch's last append).
+fn append_latency(dir: &Path, case: &AppendCase) -> Histogram<u64> {
     let options = JournalOptions {
         segment_size_bytes: 64 << 20,
-        durability,
-        prefault,
+        durability: case.durability,
+        prefault: case.prefault,
     };
     let mut writer = JournalWriter::create(dir, options, b"figures").unwrap();
     let mut histogram = Histogram::<u64>::new_with_bounds(1, 10_000_000_000, 3).unwrap();
-    for input in inputs(count) {
+    for input in inputs(case.records) {
         let start = Instant::now();
         writer.append_command(&input).unwrap();
-        if batch > 0 && input.seq % batch == 0 {
+        if case.batch > 0 && input.seq % case.batch == 0 {
             writer.end_batch().unwrap();
         }
         let spent = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
         histogram.record(spent.max(1)).unwrap();
-        if prepare && writer.segment_bytes_left() < 32 << 20 {
+        if case.prepare && writer.segment_bytes_left() < 32 << 20 {
             writer.prepare_next_segment().unwrap(); // a quiet point, outside the timing
         }
     }
@@ -100,76 +93,104 @@ fn timer_overhead() -> Histogram<u64> {
     histogram
 }
 
+/// One row of the append table.
+struct AppendCase {
+    name: &'static str,
+    durability: Durability,
+    prefault: bool,
+    records: u64,
+    /// `end_batch` after every this many records (0: never).
+    batch: u64,
+    /// Prepare the next segment ahead, outside the timing.
+    prepare: bool,
+}
+
+const fn case(
+    name: &'static str,
+    durability: Durability,
+    prefault: bool,
+    records: u64,
+    batch: u64,
+    prepare: bool,
+) -> AppendCase {
+    AppendCase {
+        name,
+        durability,
+        prefault,
+        records,
+        batch,
+        prepare,
+    }
+}
+
+const APPEND_CASES: [AppendCase; 7] = [
+    case(
+        "page cache, prefaulted",
+        Durability::PageCache,
+        true,
+        2_000_000,
+        0,
+        false,
+    ),
+    case(
+        "page cache, prefaulted, prepared",
+        Durability::PageCache,
+        true,
+        2_000_000,
+        0,
+        true,
+    ),
+    case(
+        "page cache, no prefault",
+        Durability::PageCache,
+        false,
+        2_000_000,
+        0,
+        false,
+    ),
+    case(
+        "msync every record",
+        Durability::SyncEveryRecords(1),
+        true,
+        5_000,
+        0,
+        true,
+    ),
+    case(
+        "msync every 64 records",
+        Durability::SyncEveryRecords(64),
+        true,
+        200_000,
+        0,
+        true,
+    ),
+    case(
+        "msync per batch of 64",
+        Durability::SyncPerBatch,
+        true,
+        200_000,
+        64,
+        true,
+    ),
+    case(
+        "msync per batch of 1024",
+        Durability::SyncPerBatch,
+        true,
+        500_000,
+        1024,
+        true,
+    ),
+];
+
 fn append_figures(root: &Path) {
     println!("\n## Append cost per record (ns), 64 MiB segments\n");
     println!("| policy                             |   records |     p50 |     p99 |   p99.9 |  p99.99 |       max |");
     println!("|---|---|---|---|---|---|---|");
     print_histogram("(timer overhead: Instant pair)", &timer_overhead());
-    // (name, policy, prefault, records, batch, prepare the next segment ahead)
-    let cases: [(&str, Durability, bool, u64, u64, bool); 7] = [
-        (
-            "page cache, prefaulted",
-            Durability::PageCache,
-            true,
-            2_000_000,
-            0,
-            false,
-        ),
-        (
-            "page cache, prefaulted, prepared",
-            Durability::PageCache,
-            true,
-            2_000_000,
-            0,
-            true,
-        ),
-        (
-            "page cache, no prefault",
-            Durability::PageCache,
-            false,
-            2_000_000,
-            0,
-            false,
-        ),
-        (
-            "msync every record",
-            Durability::SyncEveryRecords(1),
-            true,
-            5_000,
-            0,
-            true,
-        ),
-        (
-            "msync every 64 records",
-            Durability::SyncEveryRecords(64),
-            true,
-            200_000,
-            0,
-            true,
-        ),
-        (
-            "msync per batch of 64",
-            Durability::SyncPerBatch,
-            true,
-            200_000,
-            64,
-            true,
-        ),
-        (
-            "msync per batch of 1024",
-            Durability::SyncPerBatch,
-            true,
-            500_000,
-            1024,
-            true,
-        ),
-    ];
-    for (index, (name, durability, prefault, count, batch, prepare)) in
-        cases.into_iter().enumerate()
-    {
+    for (index, case) in APPEND_CASES.iter().enumerate() {
         let dir = root.join(format!("append-{index}"));
-        let histogram = append_latency(&dir, durability, prefault, count, batch, prepare);
-        print_histogram(name, &histogram);
+        let histogram = append_latency(&dir, case);
+        print_histogram(case.name, &histogram);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -85,85 +85,102 @@ fn recover_and_continue(
     (state(&stage), report)
 }
 
+/// A live stage in `dir` that ran `count` inputs of the seed's flow, snapshotting at each of
+/// `points`; returns it with the flow positioned after `count`.
+fn run_live(
+    dir: &Path,
+    seed: u64,
+    count: u64,
+    points: &[u64],
+    events: &mut Vec<Event>,
+) -> (CoreStage, FlowGenerator) {
+    let (mut stage, report) = CoreStage::open(dir, options(), &config()).unwrap();
+    assert!(report.created);
+    let mut flow = FlowGenerator::new(seed, SHAPE);
+    let mut done = 0;
+    for &point in points {
+        let point = point.min(count);
+        run_flow(&mut stage, &mut flow, point - done, events);
+        done = point;
+        assert_eq!(stage.snapshot_now().unwrap().seq, point);
+    }
+    run_flow(&mut stage, &mut flow, count - done, events);
+    (stage, flow)
+}
+
 /// Runs the whole scenario for one flow.
 fn check_equivalence(seed: u64, count: u64, snapshot_points: &[u64], more: u64) {
     let live_dir = tempfile::tempdir().unwrap();
-    let (mut stage, report) = CoreStage::open(live_dir.path(), options(), &config()).unwrap();
-    assert!(report.created);
-    let mut flow = FlowGenerator::new(seed, SHAPE);
     let mut events = Vec::new();
-    let mut done = 0;
-    for &point in snapshot_points {
-        let point = point.min(count);
-        run_flow(&mut stage, &mut flow, point - done, &mut events);
-        done = point;
-        let info = stage.snapshot_now().unwrap();
-        assert_eq!(info.seq, point);
-    }
-    run_flow(&mut stage, &mut flow, count - done, &mut events);
-    let live = state(&stage);
+    let (mut reference, mut flow) =
+        run_live(live_dir.path(), seed, count, snapshot_points, &mut events);
+    let live = state(&reference);
     assert_eq!(live.1.event_count, events.len() as u64);
     // The reference continuation: the live stage goes on.
     let tail_flow = flow.clone();
-    let mut reference = stage;
     run_flow(&mut reference, &mut flow, more, &mut Vec::new());
     let continued = state(&reference);
     drop(reference);
-    // Cut the journal back to `count` inputs: recover from a copy taken now would include the
-    // continuation, so rebuild a crash image instead: a fresh live run to `count`.
+    // The crash image: the same live run stopped at `count`, dropped without `close`.
     let crash_dir = tempfile::tempdir().unwrap();
-    let (mut crash, _) = CoreStage::open(crash_dir.path(), options(), &config()).unwrap();
-    let mut crash_flow = FlowGenerator::new(seed, SHAPE);
-    let mut done = 0;
-    for &point in snapshot_points {
-        let point = point.min(count);
-        run_flow(&mut crash, &mut crash_flow, point - done, &mut Vec::new());
-        done = point;
-        crash.snapshot_now().unwrap();
-    }
-    run_flow(&mut crash, &mut crash_flow, count - done, &mut Vec::new());
+    let (crash, _) = run_live(
+        crash_dir.path(),
+        seed,
+        count,
+        snapshot_points,
+        &mut Vec::new(),
+    );
     assert_eq!(state(&crash), live);
-    drop(crash); // the crash: no close, no final digest
-
-    let snapshots = list_snapshots(crash_dir.path()).unwrap();
-    let newest = snapshots.first().map(|(seq, _)| *seq);
-
-    let copy = copy_dir(crash_dir.path());
-    let (after, report) = recover_and_continue(copy.path(), &live, &tail_flow, more);
-    assert_eq!(after, continued);
-    assert_eq!(report.snapshot_seq, newest);
-    assert_eq!(report.replayed_inputs, count - newest.unwrap_or(0));
-
-    if let Some((_, newest_path)) = snapshots.first() {
-        let copy = copy_dir(crash_dir.path());
-        let name = newest_path.file_name().unwrap();
-        let mut bytes = std::fs::read(copy.path().join(name)).unwrap();
-        let middle = bytes.len() / 2;
-        bytes[middle] ^= 0x40;
-        std::fs::write(copy.path().join(name), bytes).unwrap();
-        let (after, report) = recover_and_continue(copy.path(), &live, &tail_flow, more);
-        assert_eq!(after, continued);
-        assert_eq!(report.skipped_snapshots.len(), 1);
-        assert_eq!(report.snapshot_seq, snapshots.get(1).map(|(seq, _)| *seq));
-    }
-
-    let copy = copy_dir(crash_dir.path());
-    for (_, path) in list_snapshots(copy.path()).unwrap() {
-        std::fs::remove_file(path).unwrap();
-    }
-    let (after, report) = recover_and_continue(copy.path(), &live, &tail_flow, more);
-    assert_eq!(after, continued);
-    assert_eq!(report.snapshot_seq, None);
-    assert_eq!(report.replayed_inputs, count);
+    drop(crash);
+    check_recoveries(crash_dir.path(), &live, &continued, &tail_flow, more, count);
 
     let reader = JournalReader::open(crash_dir.path()).unwrap();
     let verified = verify_journal(&reader, None, &mut |_| {}).unwrap();
     assert_eq!(verified.divergence, None);
     assert_eq!(verified.final_digest, live.1);
-    assert_eq!(
-        verified.digests_checked,
-        count / 64 + snapshot_points.len() as u64
-    );
+    let digests = count / 64 + snapshot_points.len() as u64;
+    assert_eq!(verified.digests_checked, digests);
+}
+
+/// Newest snapshot + tail, older snapshot (newest corrupted), full replay (no snapshots):
+/// each recovers `live` and continues to `continued`.
+fn check_recoveries(
+    crash_dir: &Path,
+    live: &(CoreSnapshot, OutputDigest),
+    continued: &(CoreSnapshot, OutputDigest),
+    tail_flow: &FlowGenerator,
+    more: u64,
+    count: u64,
+) {
+    let snapshots = list_snapshots(crash_dir).unwrap();
+    let newest = snapshots.first().map(|(seq, _)| *seq);
+    let copy = copy_dir(crash_dir);
+    let (after, report) = recover_and_continue(copy.path(), live, tail_flow, more);
+    assert_eq!(&after, continued);
+    assert_eq!(report.snapshot_seq, newest);
+    assert_eq!(report.replayed_inputs, count - newest.unwrap_or(0));
+
+    if let Some((_, newest_path)) = snapshots.first() {
+        let copy = copy_dir(crash_dir);
+        let name = newest_path.file_name().unwrap();
+        let mut bytes = std::fs::read(copy.path().join(name)).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x40;
+        std::fs::write(copy.path().join(name), bytes).unwrap();
+        let (after, report) = recover_and_continue(copy.path(), live, tail_flow, more);
+        assert_eq!(&after, continued);
+        assert_eq!(report.skipped_snapshots.len(), 1);
+        assert_eq!(report.snapshot_seq, snapshots.get(1).map(|(seq, _)| *seq));
+    }
+
+    let copy = copy_dir(crash_dir);
+    for (_, path) in list_snapshots(copy.path()).unwrap() {
+        std::fs::remove_file(path).unwrap();
+    }
+    let (after, report) = recover_and_continue(copy.path(), live, tail_flow, more);
+    assert_eq!(&after, continued);
+    assert_eq!(report.snapshot_seq, None);
+    assert_eq!(report.replayed_inputs, count);
 }
 
 #[test]
