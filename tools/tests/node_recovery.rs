@@ -60,7 +60,7 @@ fn drop_mid_stream(mode: &[&str], name: &str) {
     let total = 40 + 5;
 
     // Re-login from an old number: the overlap is replayed identically.
-    let (mut again, login) = Member::login(node.addr, "ALICE", "alice", 5);
+    let (mut again, login) = Member::relogin(node.addr, "ALICE", "alice", 5);
     assert_eq!(login, Login::Accepted { next_seq: 5 });
     again.wait_count(total - 4);
     for (seq, message) in again
@@ -79,7 +79,7 @@ fn drop_mid_stream(mode: &[&str], name: &str) {
 
     // Re-login from the number after the last one seen: exactly the rest, once.
     let next = first.len() as u64 + 1;
-    let (mut last, login) = Member::login(node.addr, "ALICE", "alice", next);
+    let (mut last, login) = Member::relogin(node.addr, "ALICE", "alice", next);
     assert_eq!(login, Login::Accepted { next_seq: next });
     last.wait_count(total - first.len());
     assert_eq!(
@@ -200,4 +200,24 @@ fn sigkill_and_restart_single_thread() {
 #[test]
 fn sigkill_and_restart_threaded() {
     kill_and_restart(&[], "kill-threaded");
+}
+
+/// Cancel on disconnect is journaled like any input: CAROL's firm has it on, so her resting
+/// order is cancelled when her connection drops, and she learns it on re-login.
+#[test]
+fn cancel_on_disconnect_is_delivered_on_relogin() {
+    let dir = data_dir("cod");
+    let node = NodeProcess::start(&dir, &["--single-thread"]);
+    let (mut carol, _) = Member::login(node.addr, "CAROL", "carol", 0);
+    let num = carol.enter("GOOG", Side::Sell, 10, 2_000_000);
+    carol.wait_count(1);
+    drop(carol);
+    let (mut again, login) = Member::relogin(node.addr, "CAROL", "carol", 2);
+    assert_eq!(login, Login::Accepted { next_seq: 2 });
+    let reason = again.wait_for("cancel on disconnect", |m| match m {
+        Outbound::OrderCanceled(c) if c.user_ref_num == num => Some(c.reason),
+        _ => None,
+    });
+    assert_eq!(reason, peregrine_gateway::ouch::CancelReason::SystemCancel);
+    assert!(node.terminate());
 }

@@ -171,6 +171,28 @@ impl Member {
         Member::login_with(addr, login_request(user, password, requested_seq))
     }
 
+    /// Logs in, retrying while the node still holds the user's previous connection (it has
+    /// not yet seen that connection drop): what a member's reconnect loop does.
+    pub fn relogin(
+        addr: SocketAddr,
+        user: &str,
+        password: &str,
+        requested_seq: u64,
+    ) -> (Member, Login) {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let (member, login) = Member::login(addr, user, password, requested_seq);
+            if login != Login::Rejected(LoginRejectReason::SessionNotAvailable) {
+                return (member, login);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "re-login of {user} kept being refused"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn login_with(addr: SocketAddr, request: LoginRequest) -> (Member, Login) {
         let stream = TcpStream::connect(addr).expect("connect");
         stream.set_nodelay(true).expect("nodelay");
