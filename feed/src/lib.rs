@@ -10,7 +10,8 @@
 //!
 //! Thin drivers around them, each the body of one thread: [`publisher::run`] (UDP multicast
 //! via [`net`]), [`rerequest::run`] (unicast UDP), [`snapshot::run`] (TCP over mio), and for
-//! subscribers [`subscriber_net::FeedClient`] and [`tap::run`].
+//! subscribers [`subscriber_net::FeedClient`] and [`tap::run`]. [`service::FeedService`]
+//! starts the three publishing-side threads in one call.
 //!
 //! # Wiring in the node
 //!
@@ -81,6 +82,7 @@ pub mod net;
 pub mod publisher;
 pub mod rerequest;
 pub mod retransmit;
+pub mod service;
 pub mod snapshot;
 pub mod subscriber;
 pub mod subscriber_net;

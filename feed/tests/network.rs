@@ -297,7 +297,20 @@ fn check_subscriber(
     engine: &Engine,
     report: &PublisherReport,
 ) -> FeedClient {
-    let (complete, client) = handle.join().expect("subscriber thread");
+    check_joined(
+        name,
+        handle.join().expect("subscriber thread"),
+        engine,
+        report,
+    )
+}
+
+fn check_joined(
+    name: &str,
+    (complete, client): (bool, FeedClient),
+    engine: &Engine,
+    report: &PublisherReport,
+) -> FeedClient {
     assert!(complete, "{name} did not complete: {client:?}");
     assert_eq!(
         client.subscriber().expected_seq(),
@@ -545,4 +558,124 @@ fn tshark_decodes_a_capture_of_our_traffic_as_moldudp64() {
         &["frame.number"],
     );
     assert_eq!(bad, "", "tshark found malformed packets: frames {bad}");
+}
+
+#[test]
+fn the_feed_service_runs_the_whole_publishing_side() {
+    use peregrine_feed::service::FeedService;
+    use peregrine_feed::FeedConfig;
+
+    let netns = Netns::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = FeedConfig {
+        session: "SERVICE1".to_string(),
+        multicast: MulticastConfig {
+            group: "239.192.7.9".parse().expect("group"),
+            ..multicast()
+        },
+        ..FeedConfig::default()
+    };
+    config.publisher.heartbeat_interval_ms = 20;
+    config.publisher.end_of_session_repeat = 10;
+    config.retransmit.path = dir.path().join("service.dat");
+    config.rerequest.listen = "127.0.0.1:0".parse().expect("addr");
+    config.snapshot.listen = "127.0.0.1:0".parse().expect("addr");
+    let (records, source) = mpsc::sync_channel::<FeedPoll>(8_192);
+    let service = {
+        let config = config.clone();
+        netns
+            .spawn(move || {
+                let engine = engine_config();
+                let accounts = engine.accounts.len();
+                FeedService::start(
+                    &config,
+                    &engine,
+                    EncoderConfig::anonymous(accounts),
+                    START_NS,
+                    move || match source.recv_timeout(Duration::from_millis(1)) {
+                        Ok(poll) => poll,
+                        Err(RecvTimeoutError::Timeout) => FeedPoll::Idle,
+                        Err(RecvTimeoutError::Disconnected) => FeedPoll::Finished {
+                            timestamp_ns: START_NS,
+                        },
+                    },
+                )
+            })
+            .join()
+            .expect("start thread")
+            .expect("service starts")
+    };
+    let client = SubscriberNetConfig {
+        multicast: config.multicast,
+        rerequest: service.rerequest_addr(),
+        snapshot: Some(service.snapshot_addr()),
+        ..client_config()
+    };
+    let spawn_client = |late: bool, loss: u64| {
+        let (ready, joined) = mpsc::channel();
+        let handle = netns.spawn(move || {
+            let mut feed = if late {
+                FeedClient::join_late(&client, book_config()).expect("late join")
+            } else {
+                FeedClient::join(&client, book_config()).expect("join")
+            };
+            feed.set_drop_hook(loss_hook(loss, 31 + loss));
+            ready.send(()).expect("ready");
+            let complete = feed
+                .run_until(LIMIT, FeedClient::is_complete)
+                .expect("client");
+            (complete, feed)
+        });
+        joined.recv().expect("joined");
+        handle
+    };
+    let early = spawn_client(false, 10);
+    let mut engine = Engine::new(engine_config()).expect("engine");
+    let mut flow = Flow::new(0x5eed_0005);
+    let mut feed_seq = FeedSeq::at_session_start(INSTRUMENTS);
+    let send =
+        |engine: &mut Engine, flow: &mut Flow, feed_seq: &mut FeedSeq, from: u64, to: u64| {
+            for input_seq in from..to {
+                let timestamp_ns = START_NS + input_seq * 1_000;
+                for event in flow.step(engine) {
+                    feed_seq.observe(&event);
+                    let record = FeedRecord::Event {
+                        input_seq,
+                        timestamp_ns,
+                        event,
+                    };
+                    records
+                        .send(FeedPoll::Record(record))
+                        .expect("publisher alive");
+                }
+                records
+                    .send(FeedPoll::Record(FeedRecord::BatchEnd))
+                    .expect("publisher alive");
+            }
+        };
+    send(&mut engine, &mut flow, &mut feed_seq, 1, 3_001);
+    service
+        .publish_snapshot(&engine.snapshot(), feed_seq.next_seq(), START_NS)
+        .expect("snapshot encodes");
+    let late = spawn_client(true, 1);
+    send(&mut engine, &mut flow, &mut feed_seq, 3_001, 6_001);
+    drop(records);
+    // The servers stop when the service finishes: the subscribers complete first.
+    let (early, late) = (early.join(), late.join());
+    let report = service.finish().expect("service finishes");
+    assert_eq!(report.publisher.next_seq, feed_seq.next_seq() + 1);
+    check_joined(
+        "service, 10 % loss",
+        early.expect("early thread"),
+        &engine,
+        &report.publisher,
+    );
+    check_joined(
+        "service, late joiner",
+        late.expect("late thread"),
+        &engine,
+        &report.publisher,
+    );
+    assert!(report.rerequest.granted > 0, "{:?}", report.rerequest);
+    assert_eq!(report.snapshot.complete, 1, "{:?}", report.snapshot);
 }

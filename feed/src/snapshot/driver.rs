@@ -75,16 +75,17 @@ pub fn run(
             };
             service(connection, now_ns, handle);
             let written = connection.out_start == connection.out_end;
-            if connection.broken || (connection.session.end().is_some() && written) {
-                let mut connection = slot.take().expect("slot is open");
-                counters.note(if connection.broken {
-                    None
-                } else {
-                    connection.session.end()
-                });
-                let _ = poll.registry().deregister(&mut connection.stream);
-                let _ = connection.stream.shutdown(std::net::Shutdown::Write);
+            if !connection.broken && (connection.session.end().is_none() || !written) {
+                continue;
             }
+            counters.note(if connection.broken {
+                None
+            } else {
+                connection.session.end()
+            });
+            let _ = poll.registry().deregister(&mut connection.stream);
+            let _ = connection.stream.shutdown(std::net::Shutdown::Write);
+            *slot = None;
         }
     }
     Ok(counters)

@@ -1,0 +1,231 @@
+//! The whole publishing side in one call: [`FeedService::start`] creates the retransmission
+//! store, binds the re-request (UDP) and snapshot (TCP) servers, opens the multicast sender,
+//! and spawns the three threads (`feed-publisher`, `feed-rerequest`, `feed-snapshot`).
+//! The node hands it the record source closure and, from time to time, engine snapshots
+//! ([`FeedService::publish_snapshot`]); [`FeedService::finish`] waits for the publisher to
+//! end the session (the source said [`FeedPoll::Finished`]) and stops the servers.
+//!
+//! Threads inherit the caller's network namespace. The node that wants the publisher pinned
+//! to a core can do so from the source closure's first call, or use the pieces directly
+//! ([`publisher::run`], [`rerequest::run`], [`snapshot::run`]).
+//!
+//! # Invariants
+//! - Everything that can fail at start-up (configuration, file, sockets) fails in `start`,
+//!   before any thread runs; nothing is left running when `start` returns an error.
+//! - The servers outlive the publisher: `finish` stops them only after the session ended, so
+//!   late re-requests are answered until then.
+
+use core::fmt;
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use peregrine_engine::{EngineConfig, EngineSnapshot};
+
+use crate::config::{FeedConfig, FeedConfigError};
+use crate::encoder::{EncodeError, Encoder, EncoderConfig};
+use crate::net::{multicast_sender, unicast_socket};
+use crate::publisher::{self, FeedPoll, Publisher, PublisherError, PublisherReport};
+use crate::rerequest::{self, RerequestConfigError, RerequestCounters, RerequestServer};
+use crate::retransmit::{SharedStore, Store, StoreError};
+use crate::snapshot::{self, BookSnapshot, SnapshotCounters, SnapshotHandle};
+
+/// Why the service could not start or finish.
+#[derive(Debug)]
+pub enum ServiceError {
+    Config(FeedConfigError),
+    Publisher(PublisherError),
+    Store(StoreError),
+    Rerequest(RerequestConfigError),
+    /// A socket could not be opened or bound, or a server failed while running.
+    Io(io::Error),
+    /// A feed thread panicked (its name).
+    Thread(&'static str),
+}
+
+impl fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServiceError::Config(error) => write!(f, "{error}"),
+            ServiceError::Publisher(error) => write!(f, "feed.publisher: {error}"),
+            ServiceError::Store(error) => write!(f, "feed.retransmit: {error}"),
+            ServiceError::Rerequest(error) => write!(f, "feed.rerequest: {error}"),
+            ServiceError::Io(error) => write!(f, "feed sockets: {error}"),
+            ServiceError::Thread(name) => write!(f, "thread {name} panicked"),
+        }
+    }
+}
+
+impl std::error::Error for ServiceError {}
+
+impl From<io::Error> for ServiceError {
+    fn from(error: io::Error) -> Self {
+        ServiceError::Io(error)
+    }
+}
+
+/// What the three threads did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FeedReport {
+    pub publisher: PublisherReport,
+    pub rerequest: RerequestCounters,
+    pub snapshot: SnapshotCounters,
+}
+
+/// The running publishing side.
+#[derive(Debug)]
+pub struct FeedService {
+    publisher: JoinHandle<PublisherReport>,
+    rerequest: JoinHandle<io::Result<RerequestCounters>>,
+    snapshot: JoinHandle<io::Result<SnapshotCounters>>,
+    snapshots: SnapshotHandle,
+    encoder: Encoder,
+    store: SharedStore,
+    stop: Arc<AtomicBool>,
+    rerequest_addr: SocketAddr,
+    snapshot_addr: SocketAddr,
+}
+
+impl FeedService {
+    /// Starts everything (see the module doc). `session_start_timestamp_ns` stamps the start
+    /// of the session's messages (System Event `O`, Stock Directory).
+    pub fn start(
+        config: &FeedConfig,
+        engine: &EngineConfig,
+        encoder: EncoderConfig,
+        session_start_timestamp_ns: u64,
+        source: impl FnMut() -> FeedPoll + Send + 'static,
+    ) -> Result<FeedService, ServiceError> {
+        let session = config.session().map_err(ServiceError::Config)?;
+        let publisher = Publisher::new(&config.publisher, session, engine, encoder)
+            .map_err(ServiceError::Publisher)?;
+        let encoder = publisher.encoder().clone();
+        let server =
+            RerequestServer::new(&config.rerequest, session).map_err(ServiceError::Rerequest)?;
+        let store = Store::create(&config.retransmit, session, 1).map_err(ServiceError::Store)?;
+        let store: SharedStore = Arc::new(Mutex::new(store));
+        let sender = multicast_sender(&config.multicast)?;
+        let rerequest_socket = unicast_socket(
+            config.rerequest.listen,
+            config.rerequest.socket_buffer_bytes,
+        )?;
+        let rerequest_addr = rerequest_socket.local_addr()?;
+        let listener = TcpListener::bind(config.snapshot.listen)?;
+        let snapshot_addr = listener.local_addr()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let snapshots = SnapshotHandle::new();
+        let rerequest = {
+            let (store, stop) = (store.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name("feed-rerequest".into())
+                .spawn(move || rerequest::run(server, &rerequest_socket, &store, &stop))?
+        };
+        let snapshot = {
+            let (handle, flag, config) = (snapshots.clone(), stop.clone(), config.snapshot);
+            let spawned = std::thread::Builder::new()
+                .name("feed-snapshot".into())
+                .spawn(move || snapshot::run(&config, listener, session, &handle, &flag));
+            match spawned {
+                Ok(thread) => thread,
+                Err(error) => {
+                    // Relaxed: a plain flag; joined right after.
+                    stop.store(true, Ordering::Relaxed);
+                    let _ = rerequest.join();
+                    return Err(error.into());
+                }
+            }
+        };
+        let spawned = {
+            let store = store.clone();
+            std::thread::Builder::new()
+                .name("feed-publisher".into())
+                .spawn(move || {
+                    publisher::run(
+                        publisher,
+                        &sender,
+                        &store,
+                        session_start_timestamp_ns,
+                        source,
+                    )
+                })
+        };
+        let publisher = match spawned {
+            Ok(thread) => thread,
+            Err(error) => {
+                // Relaxed: a plain flag; joined right after.
+                stop.store(true, Ordering::Relaxed);
+                let _ = rerequest.join();
+                let _ = snapshot.join();
+                return Err(error.into());
+            }
+        };
+        Ok(FeedService {
+            publisher,
+            rerequest,
+            snapshot,
+            snapshots,
+            encoder,
+            store,
+            stop,
+            rerequest_addr,
+            snapshot_addr,
+        })
+    }
+
+    /// Where new snapshots go (shared with the snapshot server).
+    pub fn snapshots(&self) -> &SnapshotHandle {
+        &self.snapshots
+    }
+
+    /// Encodes an engine snapshot taken when the feed's next sequence number was `join_seq`
+    /// ([`crate::publisher::FeedSeq::next_seq`]) and serves it to new snapshot clients.
+    /// Allocates; call it off the core thread's hot path.
+    pub fn publish_snapshot(
+        &self,
+        engine: &EngineSnapshot,
+        join_seq: u64,
+        timestamp_ns: u64,
+    ) -> Result<(), EncodeError> {
+        let snapshot = BookSnapshot::from_engine(&self.encoder, engine, join_seq, timestamp_ns)?;
+        self.snapshots.publish(Arc::new(snapshot));
+        Ok(())
+    }
+
+    /// The feed's encoder (for [`BookSnapshot::from_engine`] elsewhere).
+    pub fn encoder(&self) -> &Encoder {
+        &self.encoder
+    }
+
+    pub fn store(&self) -> &SharedStore {
+        &self.store
+    }
+
+    /// The re-request server's bound address (useful with port 0 in the configuration).
+    pub fn rerequest_addr(&self) -> SocketAddr {
+        self.rerequest_addr
+    }
+
+    /// The snapshot server's bound address.
+    pub fn snapshot_addr(&self) -> SocketAddr {
+        self.snapshot_addr
+    }
+
+    /// Waits for the publisher to end the session, then stops and joins the servers.
+    pub fn finish(self) -> Result<FeedReport, ServiceError> {
+        let publisher = self.publisher.join();
+        // Relaxed: a plain flag; the server threads are joined right after.
+        self.stop.store(true, Ordering::Relaxed);
+        let rerequest = self.rerequest.join();
+        let snapshot = self.snapshot.join();
+        let publisher = publisher.map_err(|_| ServiceError::Thread("feed-publisher"))?;
+        let rerequest = rerequest.map_err(|_| ServiceError::Thread("feed-rerequest"))??;
+        let snapshot = snapshot.map_err(|_| ServiceError::Thread("feed-snapshot"))??;
+        Ok(FeedReport {
+            publisher,
+            rerequest,
+            snapshot,
+        })
+    }
+}
