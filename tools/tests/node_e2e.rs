@@ -175,7 +175,7 @@ fn burst_through_a_tiny_ring(mode: &[&str], name: &str) {
     ];
     let mut members: Vec<Member> = users
         .iter()
-        .map(|(user, password)| Member::login(node.addr, user, password, 0).0)
+        .map(|(user, password)| Member::login_silent(node.addr, user, password).0)
         .collect();
     let per_member = 400u32;
     for index in 0..per_member {

@@ -96,9 +96,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .join()
         .map_err(|_| anyhow::anyhow!("node thread panicked"))?
         .context("node")?;
-    let progress = result?;
+    print_totals(&result?, &options, &report)?;
+    if !args.keep {
+        let _ = std::fs::remove_dir_all(&data_dir);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The closing summary: the load's totals and percentiles, then the node's counters.
+fn print_totals(
+    progress: &crate::node::loadgen::LoadProgress,
+    options: &crate::node::loadgen::LoadOptions,
+    report: &crate::node::NodeReport,
+) -> anyhow::Result<()> {
     let mut text = Vec::new();
-    write_report(&mut text, "demo totals", &progress, &options)?;
+    write_report(&mut text, "demo totals", progress, options)?;
     for line in String::from_utf8_lossy(&text).lines().take(4) {
         println!("{line}");
     }
@@ -110,8 +122,5 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         report.gateway.logins_accepted,
         report.gateway.backpressure_stalls
     );
-    if !args.keep {
-        let _ = std::fs::remove_dir_all(&data_dir);
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

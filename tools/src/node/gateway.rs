@@ -128,6 +128,8 @@ struct Connection {
     cursor: usize,
     /// Edge-triggered readiness: the socket may hold unread bytes.
     readable: bool,
+    /// `rx` may hold whole packets that were left for want of inbound ring room.
+    backlog: bool,
     /// The last write would block; wait for a writable event.
     write_blocked: bool,
     /// The peer closed or the socket failed: close without writing more.
@@ -242,30 +244,10 @@ impl Gateway {
         };
         let mut users = Vec::with_capacity(config.users.len());
         let mut user_names = BTreeMap::new();
-        for (index, user) in config.users.iter().enumerate() {
-            let account_index = config.account_index(&user.account).unwrap_or(0);
-            let account = &config.accounts[account_index];
-            let index_u32 = u32::try_from(index)?;
-            let context = SessionContext {
-                account: AccountId(u32::try_from(account_index)?),
-                session: SessionId(index_u32 + 1),
-                firm: alpha::<4>(&account.firm),
-            };
-            let log_path = sessions_dir.join(format!("{}.log", user.username));
-            let log = SessionLog::open(&log_path, node.session_log_bytes)?;
-            let mut state = User {
-                name: user.username.clone(),
-                context,
-                entry: OrderEntry::new(context, node.user_order_capacity),
-                log,
-                credentials: Credentials::new(&user.password_hash),
-                connection: None,
-                last_event: (0, 0),
-                unresolved: Some(BTreeMap::new()),
-            };
-            rebuild_user(&mut state, &instruments)?;
-            user_names.insert(user.username.clone(), index_u32);
-            users.push(state);
+        for index in 0..config.users.len() {
+            let user = open_user(config, index, &sessions_dir, &instruments)?;
+            user_names.insert(user.name.clone(), u32::try_from(index)?);
+            users.push(user);
         }
         let checkpoint = Checkpoint::open(&config.node.data_dir.join("gateway.checkpoint"))?;
         let mut listener = TcpListener::bind(config.listen_addr()?)
@@ -448,6 +430,7 @@ impl Gateway {
                 tx_end: 0,
                 cursor: 0,
                 readable: true,
+                backlog: false,
                 write_blocked: false,
                 dead: false,
             });
@@ -525,7 +508,8 @@ impl Gateway {
     pub fn service_reads(&mut self, now_ns: u64, inbound: &mut Producer<InboundRecord>) -> usize {
         let mut progress = 0;
         for slot in 0..self.slots.len() {
-            let ready = matches!(&self.slots[slot], Some(c) if c.readable && !c.dead);
+            let ready =
+                matches!(&self.slots[slot], Some(c) if (c.readable || c.backlog) && !c.dead);
             if !ready {
                 continue;
             }
@@ -552,33 +536,40 @@ impl Gateway {
         now_ns: u64,
         inbound: &mut Producer<InboundRecord>,
     ) -> bool {
-        let space = &mut connection.rx[connection.rx_len..];
-        if space.is_empty() {
-            // A full buffer without a whole packet cannot happen (packets are <= 64 KiB and
-            // the session rejects oversize lengths at once); treat it as a protocol error.
-            connection.dead = true;
-            return false;
+        let mut progress = false;
+        // A full buffer holds whole packets the ring had no room for (packets are at most
+        // `packet_length_max` bytes, far below RX_BYTES): process before reading more.
+        if connection.readable && connection.rx_len < RX_BYTES {
+            match connection
+                .stream
+                .read(&mut connection.rx[connection.rx_len..])
+            {
+                Ok(0) => {
+                    connection.dead = true;
+                    tracing::info!(peer = %connection.peer, "peer closed the connection");
+                    return true;
+                }
+                Ok(count) => {
+                    connection.rx_len += count;
+                    progress = true;
+                }
+                Err(error) if error.kind() == ErrorKind::WouldBlock => connection.readable = false,
+                Err(error) if error.kind() == ErrorKind::Interrupted => {}
+                Err(error) => {
+                    connection.dead = true;
+                    tracing::info!(peer = %connection.peer, %error, "read failed");
+                    return true;
+                }
+            }
         }
-        match connection.stream.read(space) {
-            Ok(0) => {
-                connection.dead = true;
-                tracing::info!(peer = %connection.peer, "peer closed the connection");
-                return true;
+        // Bounded: each pass consumes at least one packet or stops. Packets left for want of
+        // ring room are the connection's backlog, handled on a later turn without a read.
+        connection.backlog = false;
+        loop {
+            if free_room(inbound) <= SESSION_EVENTS_MAX {
+                connection.backlog = connection.rx_len > 0;
+                break;
             }
-            Ok(count) => connection.rx_len += count,
-            Err(error) if error.kind() == ErrorKind::WouldBlock => {
-                connection.readable = false;
-                return false;
-            }
-            Err(error) if error.kind() == ErrorKind::Interrupted => return false,
-            Err(error) => {
-                connection.dead = true;
-                tracing::info!(peer = %connection.peer, %error, "read failed");
-                return true;
-            }
-        }
-        // Bounded: each pass consumes at least one packet or stops.
-        while free_room(inbound) > SESSION_EVENTS_MAX {
             let input = &connection.rx[..connection.rx_len];
             let consumed = connection.session.handle_input(now_ns, input);
             self.drain_session_events(connection, now_ns, inbound);
@@ -587,8 +578,9 @@ impl Gateway {
             }
             connection.rx.copy_within(consumed..connection.rx_len, 0);
             connection.rx_len -= consumed;
+            progress = true;
         }
-        true
+        progress
     }
 
     /// Handles every event the session queued (login, messages, logout, errors).
@@ -883,6 +875,37 @@ impl Gateway {
         }
         self.checkpoint.flush()
     }
+}
+
+/// Opens user `index`'s log and rebuilds its OUCH state from it.
+fn open_user(
+    config: &NodeConfig,
+    index: usize,
+    sessions_dir: &std::path::Path,
+    instruments: &Instruments,
+) -> anyhow::Result<User> {
+    let user = &config.users[index];
+    let account_index = config.account_index(&user.account).unwrap_or(0);
+    let account = &config.accounts[account_index];
+    let context = SessionContext {
+        account: AccountId(u32::try_from(account_index)?),
+        session: SessionId(u32::try_from(index)? + 1),
+        firm: alpha::<4>(&account.firm),
+    };
+    let log_path = sessions_dir.join(format!("{}.log", user.username));
+    let log = SessionLog::open(&log_path, config.node.session_log_bytes)?;
+    let mut state = User {
+        name: user.username.clone(),
+        context,
+        entry: OrderEntry::new(context, config.node.user_order_capacity),
+        log,
+        credentials: Credentials::new(&user.password_hash),
+        connection: None,
+        last_event: (0, 0),
+        unresolved: Some(BTreeMap::new()),
+    };
+    rebuild_user(&mut state, instruments)?;
+    Ok(state)
 }
 
 /// Room left in the inbound ring.

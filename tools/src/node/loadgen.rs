@@ -338,13 +338,69 @@ pub fn run_load(
     let mut poll = Poll::new()?;
     let mut sessions = open_sessions(options, &poll)?;
     wait_ready(&mut poll, &mut sessions)?;
-    let mut random = Random(options.seed | 1);
-    let interval_ns = 1_000_000_000 / options.rate_per_s;
     let start_ns = now_ns() + 1_000_000;
-    let duration_ns = u64::try_from(options.duration.as_nanos())?;
-    let end_ns = start_ns + duration_ns;
-    let warmup_end_ns = start_ns + u64::try_from(options.warmup.as_nanos())?;
-    let mut progress = LoadProgress {
+    let end_ns = start_ns + u64::try_from(options.duration.as_nanos())?;
+    let mut run = Schedule {
+        options,
+        random: Random(options.seed | 1),
+        interval_ns: 1_000_000_000 / options.rate_per_s,
+        start_ns,
+        end_ns,
+        warmup_end_ns: start_ns + u64::try_from(options.warmup.as_nanos())?,
+        order_index: 0,
+        progress: new_progress()?,
+    };
+    let mut events = Events::with_capacity(1024);
+    let mut pacer = Pacer::new()?;
+    let mut source = mio::unix::SourceFd(&pacer.fd);
+    poll.registry()
+        .register(&mut source, PACER, mio::Interest::READABLE)?;
+    let mut member_events = Vec::with_capacity(1024);
+    let mut next_tick_ns = start_ns + 1_000_000_000;
+    let mut next_timer_ns = start_ns;
+    let drain_end_ns = end_ns + 2_000_000_000;
+    loop {
+        let now = now_ns();
+        run.send_due(now, &mut sessions)?;
+        let outstanding: usize = sessions.iter().map(|s| s.outstanding.len()).sum();
+        if now >= end_ns && (outstanding == 0 || now >= drain_end_ns) {
+            break;
+        }
+        // Block until a response arrives or the next order is due: a timerfd armed at the
+        // next intended time gives the wake-up nanosecond precision (epoll's own timeout is
+        // in milliseconds), without spinning.
+        pacer.arm_at(run.next_send_ns().min(next_timer_ns).min(next_tick_ns))?;
+        poll.poll(&mut events, Some(Duration::from_millis(100)))?;
+        pacer.clear();
+        let received_ns = now_ns();
+        for event in events.iter() {
+            if let Some(session) = sessions.get_mut(event.token().0) {
+                run.receive(session, received_ns, &mut member_events)?;
+            }
+        }
+        if received_ns >= next_timer_ns {
+            next_timer_ns = received_ns + 100_000_000;
+            for session in sessions.iter_mut() {
+                member_events.clear();
+                session.connection.on_timer(received_ns, &mut member_events);
+            }
+        }
+        if received_ns >= next_tick_ns {
+            next_tick_ns += 1_000_000_000;
+            run.progress.elapsed = Duration::from_nanos(received_ns.saturating_sub(start_ns));
+            tick(&run.progress);
+            run.progress.start_interval();
+        }
+    }
+    run.progress.elapsed = Duration::from_nanos(now_ns().saturating_sub(start_ns));
+    for session in sessions.iter_mut() {
+        session.connection.logout();
+    }
+    Ok(run.progress)
+}
+
+fn new_progress() -> anyhow::Result<LoadProgress> {
+    Ok(LoadProgress {
         elapsed: Duration::ZERO,
         sent: 0,
         acked: 0,
@@ -357,98 +413,94 @@ pub fn run_load(
         interval_executions: 0,
         interval_rejected: 0,
         late_sends: 0,
-    };
-    let mut events = Events::with_capacity(1024);
-    let mut pacer = Pacer::new()?;
-    poll.registry().register(
-        &mut mio::unix::SourceFd(&pacer.fd),
-        PACER,
-        mio::Interest::READABLE,
-    )?;
-    let mut member_events = Vec::with_capacity(1024);
-    let mut order_index: u64 = 0;
-    let mut next_tick_ns = start_ns + 1_000_000_000;
-    let mut next_timer_ns = start_ns;
-    let drain_end_ns = end_ns + 2_000_000_000;
-    loop {
-        let now = now_ns();
-        // Send every order whose intended time has come.
-        while now < end_ns && start_ns + order_index * interval_ns <= now {
-            let intended_ns = start_ns + order_index * interval_ns;
+    })
+}
+
+impl LoadProgress {
+    /// Starts the next progress interval.
+    fn start_interval(&mut self) {
+        self.interval_latency_ns.reset();
+        self.interval_sent = 0;
+        self.interval_executions = 0;
+        self.interval_rejected = 0;
+    }
+}
+
+/// The fixed-rate schedule and what it measured.
+struct Schedule<'a> {
+    options: &'a LoadOptions,
+    random: Random,
+    interval_ns: u64,
+    start_ns: u64,
+    end_ns: u64,
+    warmup_end_ns: u64,
+    /// Orders sent so far; order `k` is intended at `start_ns + k * interval_ns`.
+    order_index: u64,
+    progress: LoadProgress,
+}
+
+impl Schedule<'_> {
+    fn intended_ns(&self, index: u64) -> u64 {
+        self.start_ns + index * self.interval_ns
+    }
+
+    /// When to wake up to send: the next intended time, or in a millisecond when draining.
+    fn next_send_ns(&self) -> u64 {
+        let next = self.intended_ns(self.order_index);
+        if next < self.end_ns {
+            next
+        } else {
+            now_ns() + 1_000_000
+        }
+    }
+
+    /// Sends every order whose intended time has come, round robin over the sessions.
+    fn send_due(&mut self, now: u64, sessions: &mut [Session]) -> anyhow::Result<()> {
+        while now < self.end_ns && self.intended_ns(self.order_index) <= now {
+            let intended_ns = self.intended_ns(self.order_index);
             if now - intended_ns > 1_000_000 {
-                progress.late_sends += 1;
+                self.progress.late_sends += 1;
             }
-            let session_index = (order_index % sessions.len() as u64) as usize;
+            let session_index = (self.order_index % sessions.len() as u64) as usize;
             send_one(
-                options,
+                self.options,
                 &mut sessions[session_index],
-                &mut random,
+                &mut self.random,
                 intended_ns,
-                &mut progress,
+                &mut self.progress,
             )?;
-            order_index += 1;
+            self.order_index += 1;
         }
         for session in sessions.iter_mut() {
             session.connection.flush();
         }
-        let outstanding: usize = sessions.iter().map(|s| s.outstanding.len()).sum();
-        if now >= end_ns && (outstanding == 0 || now >= drain_end_ns) {
-            break;
-        }
-        // Block until a response arrives or the next order is due: a timerfd armed at the
-        // next intended time gives the wake-up nanosecond precision (epoll's own timeout is
-        // in milliseconds), without spinning.
-        let mut next_send_ns = start_ns + order_index * interval_ns;
-        if next_send_ns >= end_ns {
-            next_send_ns = now_ns() + 1_000_000; // draining: check every millisecond
-        }
-        pacer.arm_at(next_send_ns.min(next_timer_ns).min(next_tick_ns))?;
-        poll.poll(&mut events, Some(Duration::from_millis(100)))?;
-        pacer.clear();
-        let received_ns = now_ns();
-        for event in events.iter() {
-            if event.token() == PACER {
-                continue;
-            }
-            let Some(session) = sessions.get_mut(event.token().0) else {
-                continue;
-            };
-            member_events.clear();
-            session
-                .connection
-                .on_readable(received_ns, &mut member_events);
-            for member_event in &member_events {
-                match member_event {
-                    MemberEvent::Message { message, .. } => {
-                        on_message(session, message, received_ns, warmup_end_ns, &mut progress)
-                    }
-                    MemberEvent::Closed => bail!("{} was disconnected", session.username),
-                    _ => {}
-                }
-            }
-        }
-        if received_ns >= next_timer_ns {
-            next_timer_ns = received_ns + 100_000_000;
-            for session in sessions.iter_mut() {
-                member_events.clear();
-                session.connection.on_timer(received_ns, &mut member_events);
-            }
-        }
-        if received_ns >= next_tick_ns {
-            next_tick_ns += 1_000_000_000;
-            progress.elapsed = Duration::from_nanos(received_ns.saturating_sub(start_ns));
-            tick(&progress);
-            progress.interval_latency_ns.reset();
-            progress.interval_sent = 0;
-            progress.interval_executions = 0;
-            progress.interval_rejected = 0;
-        }
+        Ok(())
     }
-    progress.elapsed = Duration::from_nanos(now_ns().saturating_sub(start_ns));
-    for session in sessions.iter_mut() {
-        session.connection.logout();
+
+    /// Reads one session's socket and books what arrived.
+    fn receive(
+        &mut self,
+        session: &mut Session,
+        received_ns: u64,
+        member_events: &mut Vec<MemberEvent>,
+    ) -> anyhow::Result<()> {
+        member_events.clear();
+        session.connection.on_readable(received_ns, member_events);
+        for member_event in member_events.iter() {
+            match member_event {
+                MemberEvent::Message { message, .. } => on_message(
+                    session,
+                    message,
+                    received_ns,
+                    self.warmup_end_ns,
+                    &mut self.progress,
+                ),
+                MemberEvent::Closed => bail!("{} was disconnected", session.username),
+                _ => {}
+            }
+        }
+        Ok(())
     }
-    Ok(progress)
 }
 
 /// The HDR report: a summary line per percentile, then the percentile distribution (`.hgrm`

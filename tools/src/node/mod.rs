@@ -220,17 +220,7 @@ impl Node {
         let mut core_counters = CoreCounters::default();
         let mut timeout = Duration::ZERO;
         loop {
-            if !timeout.is_zero() {
-                // Dekker with the core: announce the sleep, then look at the ring once more
-                // (SeqCst fence pairs with the one after the core's pushes).
-                wakeups.gateway_sleeping.store(true, Ordering::Relaxed);
-                fence(Ordering::SeqCst);
-                if !outbound_rx.is_empty() {
-                    timeout = Duration::ZERO;
-                }
-            }
-            gateway.poll_io(Some(timeout), clock_ns())?;
-            wakeups.gateway_sleeping.store(false, Ordering::Relaxed);
+            wakeups.sleep_in_poll(&mut gateway, &outbound_rx, timeout)?;
             let now_ns = clock_ns();
             let chunk = outbound_rx.read_chunk(ROUTE_BATCH_MAX);
             let mut work = chunk.len();
@@ -379,6 +369,29 @@ fn apply_thread_settings(config: &NodeConfig, cpu: Option<usize>) {
 struct Wakeups {
     gateway_sleeping: AtomicBool,
     waker: mio::Waker,
+}
+
+impl Wakeups {
+    /// The gateway's blocking point: a non-zero `timeout` is announced to the core first
+    /// (Dekker: store the flag, SeqCst fence, then look at the ring once more; the fence pairs
+    /// with the one after the core's pushes), so outputs published meanwhile are not slept on.
+    fn sleep_in_poll(
+        &self,
+        gateway: &mut Gateway,
+        outbound: &Consumer<OutboundRecord>,
+        mut timeout: Duration,
+    ) -> anyhow::Result<()> {
+        if !timeout.is_zero() {
+            self.gateway_sleeping.store(true, Ordering::Relaxed);
+            fence(Ordering::SeqCst);
+            if !outbound.is_empty() {
+                timeout = Duration::ZERO;
+            }
+        }
+        let result = gateway.poll_io(Some(timeout), clock_ns());
+        self.gateway_sleeping.store(false, Ordering::Relaxed);
+        result.map(|_| ())
+    }
 }
 
 /// After a turn: on progress, poll again at once; otherwise spin or yield through the waiter,

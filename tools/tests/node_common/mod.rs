@@ -193,13 +193,31 @@ impl Member {
         }
     }
 
+    /// Logs in with client heartbeats switched off (an hour apart): a member that only
+    /// speaks when it has orders, so a server that waits for more bytes before handling what
+    /// it already has would stall it until the peer timeout.
+    pub fn login_silent(addr: SocketAddr, user: &str, password: &str) -> (Member, Login) {
+        let config = SessionConfig {
+            heartbeat_interval_ns: 3_600_000_000_000,
+            ..SessionConfig::default()
+        };
+        Member::login_configured(addr, login_request(user, password, 0), config)
+    }
+
     pub fn login_with(addr: SocketAddr, request: LoginRequest) -> (Member, Login) {
+        Member::login_configured(addr, request, SessionConfig::default())
+    }
+
+    fn login_configured(
+        addr: SocketAddr,
+        request: LoginRequest,
+        config: SessionConfig,
+    ) -> (Member, Login) {
         let stream = TcpStream::connect(addr).expect("connect");
         stream.set_nodelay(true).expect("nodelay");
         stream
             .set_read_timeout(Some(Duration::from_millis(20)))
             .expect("timeout");
-        let config = SessionConfig::default();
         let mut member = Member {
             stream,
             session: ClientSession::new(config, now_ns(), request),
