@@ -66,6 +66,31 @@ impl From<io::Error> for ServiceError {
     }
 }
 
+fn spawn<T: Send + 'static>(
+    name: &str,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> io::Result<JoinHandle<T>> {
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(body)
+}
+
+/// Stops the server threads that were started (start-up failed after them).
+fn stop_servers(
+    stop: &AtomicBool,
+    rerequest: Option<JoinHandle<io::Result<RerequestCounters>>>,
+    snapshot: Option<JoinHandle<io::Result<SnapshotCounters>>>,
+) {
+    // Relaxed: a plain flag; the threads are joined right after.
+    stop.store(true, Ordering::Relaxed);
+    if let Some(thread) = rerequest {
+        let _ = thread.join();
+    }
+    if let Some(thread) = snapshot {
+        let _ = thread.join();
+    }
+}
+
 /// What the three threads did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FeedReport {
@@ -118,46 +143,38 @@ impl FeedService {
         let snapshots = SnapshotHandle::new();
         let rerequest = {
             let (store, stop) = (store.clone(), stop.clone());
-            std::thread::Builder::new()
-                .name("feed-rerequest".into())
-                .spawn(move || rerequest::run(server, &rerequest_socket, &store, &stop))?
+            spawn("feed-rerequest", move || {
+                rerequest::run(server, &rerequest_socket, &store, &stop)
+            })?
         };
         let snapshot = {
             let (handle, flag, config) = (snapshots.clone(), stop.clone(), config.snapshot);
-            let spawned = std::thread::Builder::new()
-                .name("feed-snapshot".into())
-                .spawn(move || snapshot::run(&config, listener, session, &handle, &flag));
-            match spawned {
-                Ok(thread) => thread,
-                Err(error) => {
-                    // Relaxed: a plain flag; joined right after.
-                    stop.store(true, Ordering::Relaxed);
-                    let _ = rerequest.join();
-                    return Err(error.into());
-                }
-            }
+            spawn("feed-snapshot", move || {
+                snapshot::run(&config, listener, session, &handle, &flag)
+            })
         };
-        let spawned = {
-            let store = store.clone();
-            std::thread::Builder::new()
-                .name("feed-publisher".into())
-                .spawn(move || {
-                    publisher::run(
-                        publisher,
-                        &sender,
-                        &store,
-                        session_start_timestamp_ns,
-                        source,
-                    )
-                })
-        };
-        let publisher = match spawned {
+        let snapshot = match snapshot {
             Ok(thread) => thread,
             Err(error) => {
-                // Relaxed: a plain flag; joined right after.
-                stop.store(true, Ordering::Relaxed);
-                let _ = rerequest.join();
-                let _ = snapshot.join();
+                stop_servers(&stop, Some(rerequest), None);
+                return Err(error.into());
+            }
+        };
+        let store_for_publisher = store.clone();
+        let publisher = spawn("feed-publisher", move || {
+            let store = store_for_publisher;
+            publisher::run(
+                publisher,
+                &sender,
+                &store,
+                session_start_timestamp_ns,
+                source,
+            )
+        });
+        let publisher = match publisher {
+            Ok(thread) => thread,
+            Err(error) => {
+                stop_servers(&stop, Some(rerequest), Some(snapshot));
                 return Err(error.into());
             }
         };
