@@ -479,6 +479,32 @@ impl Publisher {
     }
 }
 
+/// A record source over an iterator: its records, then [`FeedPoll::Finished`] stamped
+/// `end_timestamp_ns` (replays, tools, tests). A live node polls its ring instead:
+///
+/// ```text
+/// let source = move || match consumer.try_pop() {
+///     Some(OutboundRecord { input_seq, timestamp_ns, kind: OutboundKind::Event(event), .. }) => {
+///         FeedPoll::Record(FeedRecord::Event { input_seq, timestamp_ns, event })
+///     }
+///     Some(OutboundRecord { kind: OutboundKind::InputDone, .. }) => FeedPoll::Record(FeedRecord::BatchEnd),
+///     None if stopping.load(Ordering::Acquire) => FeedPoll::Finished { timestamp_ns: last_ns },
+///     None => { waiter.idle(); FeedPoll::Idle }
+/// };
+/// ```
+pub fn iter_source(
+    records: impl IntoIterator<Item = FeedRecord>,
+    end_timestamp_ns: u64,
+) -> impl FnMut() -> FeedPoll {
+    let mut records = records.into_iter();
+    move || match records.next() {
+        Some(record) => FeedPoll::Record(record),
+        None => FeedPoll::Finished {
+            timestamp_ns: end_timestamp_ns,
+        },
+    }
+}
+
 /// What [`run`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PublisherReport {

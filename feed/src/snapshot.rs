@@ -25,6 +25,12 @@
 //! [`Encoder`] and [`SnapshotHandle::publish`] makes it the one new clients get. Clients
 //! connected earlier finish the snapshot they started on.
 //!
+//! **Freshness.** A client that loads a snapshot re-requests live messages from its join
+//! sequence number on, so the node must publish snapshots more often than the retransmission
+//! store wraps (its `message_capacity` and `data_capacity_bytes`): a snapshot whose join
+//! sequence number the store has evicted leaves a late joiner re-requesting in vain and
+//! resynchronising again until a newer snapshot appears.
+//!
 //! Layers: [`SnapshotSession`] is one connection, sans-IO (`handle_input`, `poll_transmit`,
 //! `handle_timeout`); [`run`] drives every connection over mio; [`fetch`] is the blocking
 //! client.

@@ -346,3 +346,13 @@ fn config_reads_from_toml_with_defaults() {
     );
     assert!(toml::from_str::<PublisherConfig>("flush_delay = 20\n").is_err());
 }
+
+#[test]
+fn iter_source_yields_the_records_then_finished() {
+    let records = [FeedRecord::BatchEnd, FeedRecord::BatchEnd];
+    let mut source = iter_source(records, 42);
+    assert_eq!(source(), FeedPoll::Record(FeedRecord::BatchEnd));
+    assert_eq!(source(), FeedPoll::Record(FeedRecord::BatchEnd));
+    assert_eq!(source(), FeedPoll::Finished { timestamp_ns: 42 });
+    assert_eq!(source(), FeedPoll::Finished { timestamp_ns: 42 });
+}
