@@ -220,7 +220,7 @@ impl RateTable {
     /// The slot of `source`, taking one for a new source; `None` when its window is busy.
     fn slot(&mut self, source: SocketAddr, now_ns: u64) -> Option<usize> {
         let mask = self.buckets.len() - 1;
-        // Lossless enough: only the low bits select the slot.
+        // Truncating the hash is intended: only its low bits select the slot.
         let home = hash_source(&source) as usize & mask;
         let window = (0..PROBE_WINDOW).map(|step| (home + step) & mask);
         if let Some(slot) = window
