@@ -207,6 +207,9 @@ pub struct NodeConfig {
     pub node: NodeSection,
     #[serde(default)]
     pub engine: EngineSection,
+    /// The market-data publisher (`crate::node::feed`).
+    #[serde(default)]
+    pub feed: crate::node::feed::FeedSection,
     pub instruments: Vec<InstrumentSection>,
     pub accounts: Vec<AccountSection>,
     pub users: Vec<UserSection>,

@@ -43,6 +43,9 @@ pub struct Args {
     /// Pin the core thread to this CPU.
     #[arg(long)]
     core_cpu: Option<usize>,
+    /// Do not start the market-data feed thread (overrides `feed.enabled`).
+    #[arg(long)]
+    no_feed: bool,
     /// Print an argon2 PHC string for this password (for `[[users]] password_hash`) and exit.
     #[arg(long, value_name = "PASSWORD")]
     hash_password: Option<String>,
@@ -98,6 +101,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     config.node.gateway_cpu = args.gateway_cpu.or(config.node.gateway_cpu);
     config.node.core_cpu = args.core_cpu.or(config.node.core_cpu);
+    if args.no_feed {
+        config.feed.enabled = false;
+    }
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop))

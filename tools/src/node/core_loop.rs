@@ -15,6 +15,7 @@ use peregrine_replay::{CoreStage, JournalError};
 use peregrine_tuning::ring::{Consumer, Producer};
 use peregrine_tuning::wait::Waiter;
 
+use super::feed::FeedTap;
 use super::records::{InboundRecord, OutboundKind, OutboundRecord};
 
 /// Where the core's outputs go.
@@ -61,9 +62,10 @@ pub struct CoreCounters {
     pub outbound_full_waits: u64,
 }
 
-/// Wraps the caller's sink as an engine `EventSink` for one input.
+/// Wraps the caller's sink (and the feed's ring) as an engine `EventSink` for one input.
 struct Forward<'a, S: OutboundSink> {
     sink: &'a mut S,
+    feed: Option<&'a mut FeedTap>,
     input_seq: u64,
     timestamp_ns: u64,
     event_index: u32,
@@ -71,6 +73,9 @@ struct Forward<'a, S: OutboundSink> {
 
 impl<S: OutboundSink> EventSink for Forward<'_, S> {
     fn push(&mut self, event: Event) {
+        if let Some(feed) = self.feed.as_mut() {
+            feed.event(self.input_seq, self.timestamp_ns, event);
+        }
         self.sink.push(OutboundRecord {
             input_seq: self.input_seq,
             timestamp_ns: self.timestamp_ns,
@@ -81,17 +86,19 @@ impl<S: OutboundSink> EventSink for Forward<'_, S> {
     }
 }
 
-/// The core stage and its counters.
+/// The core stage, its counters and (when the feed runs) the feed's ring.
 pub struct CoreLoop {
     pub stage: CoreStage,
     pub counters: CoreCounters,
+    pub feed: Option<FeedTap>,
 }
 
 impl CoreLoop {
-    pub fn new(stage: CoreStage) -> CoreLoop {
+    pub fn new(stage: CoreStage, feed: Option<FeedTap>) -> CoreLoop {
         CoreLoop {
             stage,
             counters: CoreCounters::default(),
+            feed,
         }
     }
 
@@ -113,6 +120,9 @@ impl CoreLoop {
         }
         chunk.release_all();
         self.stage.end_batch()?;
+        if let Some(feed) = self.feed.as_mut() {
+            feed.batch_end();
+        }
         self.counters.batches += 1;
         Ok(count)
     }
@@ -127,6 +137,7 @@ impl CoreLoop {
         let timestamp_ns = now_ns.max(self.stage.last_timestamp_ns());
         let mut forward = Forward {
             sink,
+            feed: self.feed.as_mut(),
             input_seq,
             timestamp_ns,
             event_index: 0,

@@ -5,12 +5,15 @@
 //!  sockets ─► gateway thread ──inbound ring──► core thread ──outbound ring──► gateway thread ─► sockets
 //!            (epoll via mio: RX, login,        (sequence ▸ journal ▸          (route events to users'
 //!             heartbeats, OUCH → Command)        risk ▸ match: CoreStage)       logs, OUCH out, TX)
+//!                                                   └──feed ring──► feed thread ─► ITCH in MoldUDP64,
+//!                                                                     (peregrine_feed)   UDP multicast
 //! ```
 //!
-//! **Threads.** [`Mode::Threaded`](crate::config::Mode) runs two threads: the gateway (the
-//! calling thread) and the core. [`Mode::Single`](crate::config::Mode) runs the same gateway
-//! and core code in one loop on the calling thread, with the gateway as the core's outbound
-//! sink: the mode for tests and small hosts.
+//! **Threads.** [`Mode::Threaded`](crate::config::Mode) runs the gateway (the calling thread)
+//! and the core on their own threads. [`Mode::Single`](crate::config::Mode) runs the same
+//! gateway and core code in one loop on the calling thread, with the gateway as the core's
+//! outbound sink: the mode for tests and small hosts. In both, the feed publisher ([`feed`],
+//! `[feed] enabled`) is a thread of its own behind a third ring, since it only consumes.
 //!
 //! **Deviation from DESIGN.md.** The design draws gateway RX and gateway TX as two threads. Here
 //! they are one I/O thread, because the OUCH mapping (`peregrine_gateway::mapping::OrderEntry`)
@@ -19,7 +22,7 @@
 //! an event can produce a command (a cancel deferred until its order is accepted). Splitting RX
 //! and TX would put that state behind a lock or a second ring round trip per message. On the
 //! 2-core target, two busy threads (gateway, core) are also what the cores allow; the feed
-//! publisher, when wired, takes a third ring from the core. Back-pressure holds as designed: a
+//! publisher takes a third ring from the core. Back-pressure holds as designed: a
 //! full inbound ring makes the gateway stop reading sockets (counted), a full outbound ring
 //! makes the core wait (counted); nothing is dropped, and the gateway never blocks on the core,
 //! so the two cannot deadlock.
@@ -45,6 +48,7 @@
 
 pub mod auth;
 pub mod core_loop;
+pub mod feed;
 pub mod gateway;
 pub mod loadgen;
 pub mod member;
@@ -87,6 +91,7 @@ pub struct Node {
     config: NodeConfig,
     gateway: Gateway,
     core: CoreLoop,
+    feed: Option<feed::FeedThread>,
     stop: Arc<AtomicBool>,
 }
 
@@ -122,10 +127,15 @@ impl Node {
         if rejected > 0 {
             tracing::warn!(rejected, "recovery: lost submissions rejected");
         }
+        let (feed_tap, feed_thread) = match feed::start(&config) {
+            Some((tap, thread)) => (Some(tap), Some(thread)),
+            None => (None, None),
+        };
         Ok(Node {
             config,
             gateway,
-            core: CoreLoop::new(stage),
+            core: CoreLoop::new(stage, feed_tap),
+            feed: feed_thread,
             stop,
         })
     }
@@ -147,6 +157,7 @@ impl Node {
             config,
             mut gateway,
             mut core,
+            feed,
             stop,
         } = self;
         let strategy = config.wait_strategy()?;
@@ -184,7 +195,9 @@ impl Node {
             stats.maybe_log(&gateway, &core.counters);
             timeout = next_timeout(&mut waiter, strategy, work);
         }
-        finish(gateway, core)
+        let report = finish(gateway, core)?;
+        finish_feed(feed)?;
+        Ok(report)
     }
 
     fn run_threaded(self) -> anyhow::Result<NodeReport> {
@@ -192,6 +205,7 @@ impl Node {
             config,
             mut gateway,
             core,
+            feed,
             stop,
         } = self;
         let strategy = config.wait_strategy()?;
@@ -255,6 +269,7 @@ impl Node {
             .join()
             .map_err(|_| anyhow::anyhow!("core thread panicked"))??;
         core_counters = counters;
+        finish_feed(feed)?;
         let mut report = finish_gateway(gateway)?;
         report.core = core_counters;
         report.last_seq = core;
@@ -339,6 +354,19 @@ fn finish(gateway: Gateway, core: CoreLoop) -> anyhow::Result<NodeReport> {
     report.core = counters;
     report.last_seq = last_seq;
     Ok(report)
+}
+
+/// Ends the feed after the core's last record (it publishes everything, then End of Session).
+fn finish_feed(feed: Option<feed::FeedThread>) -> anyhow::Result<()> {
+    if let Some(feed) = feed {
+        let report = feed.finish()?;
+        tracing::info!(
+            next_seq = report.next_seq,
+            send_errors = report.send_errors,
+            "feed session ended"
+        );
+    }
+    Ok(())
 }
 
 fn finish_gateway(gateway: Gateway) -> anyhow::Result<NodeReport> {
