@@ -32,8 +32,9 @@ use crate::types::{
     TimeInForce, TradingStatus,
 };
 
-/// One arena slot. 64 bytes: one cache line.
+/// One arena slot: exactly one cache line (aligned, so an order never straddles two lines).
 #[derive(Clone, Copy, Debug)]
+#[repr(C, align(64))]
 struct Order {
     id: OrderId,
     price: Price,
@@ -59,6 +60,7 @@ struct Order {
 }
 
 const _: () = assert!(core::mem::size_of::<Order>() == 64);
+const _: () = assert!(core::mem::align_of::<Order>() == 64);
 
 const EMPTY_ORDER: Order = Order {
     id: OrderId::NONE,
@@ -80,8 +82,10 @@ const EMPTY_ORDER: Order = Order {
     post_only: false,
 };
 
-/// One price level's queue and totals. `head` threads the free list of empty levels.
+/// One price level's queue and totals, on one cache line. `head` threads the free list of empty
+/// levels.
 #[derive(Clone, Copy, Debug)]
+#[repr(C, align(64))]
 struct Level {
     price: Price,
     displayed_qty: u64,
@@ -93,6 +97,8 @@ struct Level {
     instrument: u32,
     side: Side,
 }
+
+const _: () = assert!(core::mem::size_of::<Level>() == 64);
 
 const EMPTY_LEVEL: Level = Level {
     price: Price(0),

@@ -15,12 +15,18 @@ use crate::types::OrderId;
 
 const EMPTY: u64 = 0;
 
+/// One bucket: the key and its slot side by side, so a probe touches one cache line.
+#[derive(Clone, Copy)]
+struct Bucket {
+    key: u64,
+    slot: u32,
+}
+
 pub(crate) struct OrderIndex {
-    keys: Box<[u64]>,
-    slots: Box<[u32]>,
-    /// `keys.len() - 1`; the length is a power of two.
+    buckets: Box<[Bucket]>,
+    /// `buckets.len() - 1`; the length is a power of two.
     mask: usize,
-    /// `64 - log2(keys.len())`: Fibonacci hashing keeps the top bits.
+    /// `64 - log2(buckets.len())`: Fibonacci hashing keeps the top bits.
     shift: u32,
     len: usize,
 }
@@ -29,8 +35,14 @@ impl OrderIndex {
     pub(crate) fn new(max_len: usize) -> OrderIndex {
         let bucket_count = (max_len.max(1) * 2).next_power_of_two();
         OrderIndex {
-            keys: vec![EMPTY; bucket_count].into_boxed_slice(),
-            slots: vec![0; bucket_count].into_boxed_slice(),
+            buckets: vec![
+                Bucket {
+                    key: EMPTY,
+                    slot: 0
+                };
+                bucket_count
+            ]
+            .into_boxed_slice(),
             mask: bucket_count - 1,
             shift: 64 - bucket_count.trailing_zeros(),
             len: 0,
@@ -52,10 +64,10 @@ impl OrderIndex {
         }
         let mut bucket = self.home(id.0);
         // Bounded: the table is at most half full, so an empty bucket ends every probe run.
-        for _ in 0..self.keys.len() {
-            let key = self.keys[bucket];
+        for _ in 0..self.buckets.len() {
+            let Bucket { key, slot } = self.buckets[bucket];
             if key == id.0 {
-                return Some(self.slots[bucket]);
+                return Some(slot);
             }
             if key == EMPTY {
                 return None;
@@ -69,26 +81,25 @@ impl OrderIndex {
     pub(crate) fn insert(&mut self, id: OrderId, slot: u32) {
         assert!(id.0 != EMPTY);
         assert!(
-            self.len < self.keys.len() / 2,
+            self.len < self.buckets.len() / 2,
             "order index over its load bound"
         );
         let mut bucket = self.home(id.0);
-        while self.keys[bucket] != EMPTY {
-            assert!(self.keys[bucket] != id.0, "order id inserted twice");
+        while self.buckets[bucket].key != EMPTY {
+            assert!(self.buckets[bucket].key != id.0, "order id inserted twice");
             bucket = (bucket + 1) & self.mask;
         }
-        self.keys[bucket] = id.0;
-        self.slots[bucket] = slot;
+        self.buckets[bucket] = Bucket { key: id.0, slot };
         self.len += 1;
     }
 
     fn find(&self, id: OrderId) -> Option<usize> {
         let mut bucket = self.home(id.0);
-        for _ in 0..self.keys.len() {
-            if self.keys[bucket] == id.0 {
+        for _ in 0..self.buckets.len() {
+            if self.buckets[bucket].key == id.0 {
                 return Some(bucket);
             }
-            if self.keys[bucket] == EMPTY {
+            if self.buckets[bucket].key == EMPTY {
                 return None;
             }
             bucket = (bucket + 1) & self.mask;
@@ -100,19 +111,18 @@ impl OrderIndex {
     pub(crate) fn remove(&mut self, id: OrderId) {
         let mut hole = self.find(id).expect("order index removal of a missing id");
         let mut next = (hole + 1) & self.mask;
-        while self.keys[next] != EMPTY {
-            let home = self.home(self.keys[next]);
+        while self.buckets[next].key != EMPTY {
+            let home = self.home(self.buckets[next].key);
             // `next` may move into `hole` only if its home is not in (hole, next] cyclically.
             let distance_to_next = next.wrapping_sub(home) & self.mask;
             let distance_to_hole = hole.wrapping_sub(home) & self.mask;
             if distance_to_hole < distance_to_next {
-                self.keys[hole] = self.keys[next];
-                self.slots[hole] = self.slots[next];
+                self.buckets[hole] = self.buckets[next];
                 hole = next;
             }
             next = (next + 1) & self.mask;
         }
-        self.keys[hole] = EMPTY;
+        self.buckets[hole].key = EMPTY;
         self.len -= 1;
     }
 }
