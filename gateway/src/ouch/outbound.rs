@@ -760,99 +760,82 @@ impl fmt::Display for Rejected {
 }
 
 view! {
-    /// Cancel Pending (`P`, §3.9).
-    CancelPendingView, CANCEL_PENDING_LEN = 13;
+    /// Timestamp + UserRefNum, the shape Cancel Pending (`P`, §3.9) and Cancel Reject
+    /// (`I`, §3.10) share; the type byte tells them apart.
+    UserRefNoticeView, USER_REF_NOTICE_LEN = 13;
     message_type, set_message_type: u8 = 0;
     timestamp_ns, set_timestamp_ns: u64 = 1;
     user_ref_num, set_user_ref_num: u32 = 9;
+}
+
+/// View of Cancel Pending (`P`, §3.9).
+pub type CancelPendingView<T> = UserRefNoticeView<T>;
+/// Fixed length of Cancel Pending (`P`, §3.9).
+pub const CANCEL_PENDING_LEN: usize = USER_REF_NOTICE_LEN;
+/// View of Cancel Reject (`I`, §3.10).
+pub type CancelRejectView<T> = UserRefNoticeView<T>;
+/// Fixed length of Cancel Reject (`I`, §3.10).
+pub const CANCEL_REJECT_LEN: usize = USER_REF_NOTICE_LEN;
+
+/// A message of timestamp + UserRefNum + options whose type byte is `TYPE`: Cancel Pending
+/// (`b'P'`) or Cancel Reject (`b'I'`). Use the aliases [`CancelPending`] and [`CancelReject`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserRefNotice<const TYPE: u8> {
+    /// Nanoseconds since midnight.
+    pub timestamp_ns: u64,
+    pub user_ref_num: u32,
+    pub options: Options,
 }
 
 /// Cancel Pending (`P`, §3.9).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CancelPending {
-    /// Nanoseconds since midnight.
-    pub timestamp_ns: u64,
-    pub user_ref_num: u32,
-    pub options: Options,
-}
-
-impl CancelPending {
-    pub fn parse(view: &CancelPendingView<&[u8]>) -> Result<CancelPending, Error> {
-        Ok(CancelPending {
-            timestamp_ns: view.timestamp_ns(),
-            user_ref_num: view.user_ref_num(),
-            options: Options::parse(view.rest(), true, USER_REF_IDX_ONLY, CANCEL_PENDING_LEN)?,
-        })
-    }
-
-    pub fn buffer_len(&self) -> usize {
-        CANCEL_PENDING_LEN + self.options.buffer_len(true, USER_REF_IDX_ONLY)
-    }
-
-    pub fn emit(&self, buffer: &mut [u8]) -> usize {
-        let mut view = CancelPendingView::new_unchecked(&mut buffer[..self.buffer_len()]);
-        view.set_message_type(b'P');
-        view.set_timestamp_ns(self.timestamp_ns);
-        view.set_user_ref_num(self.user_ref_num);
-        CANCEL_PENDING_LEN + self.options.emit(true, USER_REF_IDX_ONLY, view.rest_mut())
-    }
-}
-
-impl fmt::Display for CancelPending {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "CancelPending t={} user_ref_num={}{}",
-            self.timestamp_ns, self.user_ref_num, self.options
-        )
-    }
-}
-
-view! {
-    /// Cancel Reject (`I`, §3.10).
-    CancelRejectView, CANCEL_REJECT_LEN = 13;
-    message_type, set_message_type: u8 = 0;
-    timestamp_ns, set_timestamp_ns: u64 = 1;
-    user_ref_num, set_user_ref_num: u32 = 9;
-}
-
+pub type CancelPending = UserRefNotice<b'P'>;
 /// Cancel Reject (`I`, §3.10).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CancelReject {
-    /// Nanoseconds since midnight.
-    pub timestamp_ns: u64,
-    pub user_ref_num: u32,
-    pub options: Options,
-}
+pub type CancelReject = UserRefNotice<b'I'>;
 
-impl CancelReject {
-    pub fn parse(view: &CancelRejectView<&[u8]>) -> Result<CancelReject, Error> {
-        Ok(CancelReject {
+impl<const TYPE: u8> UserRefNotice<TYPE> {
+    /// The name `Display` prints for this type byte. Any type byte but `P` and `I` fails to
+    /// compile (const evaluation), so no other message can take this shape by mistake.
+    const NAME: &'static str = match TYPE {
+        b'P' => "CancelPending",
+        b'I' => "CancelReject",
+        _ => panic!("UserRefNotice is only Cancel Pending (P) or Cancel Reject (I)"),
+    };
+    /// `TYPE`, checked at compile time through [`Self::NAME`].
+    const MESSAGE_TYPE: u8 = {
+        let _ = Self::NAME;
+        TYPE
+    };
+
+    pub fn parse(view: &UserRefNoticeView<&[u8]>) -> Result<UserRefNotice<TYPE>, Error> {
+        Ok(UserRefNotice {
             timestamp_ns: view.timestamp_ns(),
             user_ref_num: view.user_ref_num(),
-            options: Options::parse(view.rest(), true, USER_REF_IDX_ONLY, CANCEL_REJECT_LEN)?,
+            options: Options::parse(view.rest(), true, USER_REF_IDX_ONLY, USER_REF_NOTICE_LEN)?,
         })
     }
 
     pub fn buffer_len(&self) -> usize {
-        CANCEL_REJECT_LEN + self.options.buffer_len(true, USER_REF_IDX_ONLY)
+        USER_REF_NOTICE_LEN + self.options.buffer_len(true, USER_REF_IDX_ONLY)
     }
 
     pub fn emit(&self, buffer: &mut [u8]) -> usize {
-        let mut view = CancelRejectView::new_unchecked(&mut buffer[..self.buffer_len()]);
-        view.set_message_type(b'I');
+        let mut view = UserRefNoticeView::new_unchecked(&mut buffer[..self.buffer_len()]);
+        view.set_message_type(Self::MESSAGE_TYPE);
         view.set_timestamp_ns(self.timestamp_ns);
         view.set_user_ref_num(self.user_ref_num);
-        CANCEL_REJECT_LEN + self.options.emit(true, USER_REF_IDX_ONLY, view.rest_mut())
+        USER_REF_NOTICE_LEN + self.options.emit(true, USER_REF_IDX_ONLY, view.rest_mut())
     }
 }
 
-impl fmt::Display for CancelReject {
+impl<const TYPE: u8> fmt::Display for UserRefNotice<TYPE> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "CancelReject t={} user_ref_num={}{}",
-            self.timestamp_ns, self.user_ref_num, self.options
+            "{} t={} user_ref_num={}{}",
+            Self::NAME,
+            self.timestamp_ns,
+            self.user_ref_num,
+            self.options
         )
     }
 }
