@@ -5,10 +5,67 @@ use std::time::Instant;
 
 use hdrhistogram::Histogram;
 use peregrine_engine::event::sink::CountSink;
-use peregrine_engine::Engine;
+use peregrine_engine::{Engine, Event, EventSink};
 
 use crate::clock;
 use crate::flow::{Flow, OpKind};
+use crate::peer::{PeerEngine, PeerTotals};
+
+/// Sums executions, to check that the engine and the peer did the same work.
+#[derive(Default)]
+struct ExecutionTotals(PeerTotals);
+
+impl EventSink for ExecutionTotals {
+    fn push(&mut self, event: Event) {
+        if let Event::Executed(executed) = event {
+            self.0.execution_count += 1;
+            self.0.executed_qty += u64::from(executed.qty.0);
+        }
+    }
+}
+
+/// The engine's executions over the measured commands (untimed).
+pub fn engine_totals(flow: &Flow) -> PeerTotals {
+    let mut engine = fresh_engine(flow);
+    let mut totals = ExecutionTotals::default();
+    for (_, command) in &flow.measured {
+        engine.apply(command, &mut totals);
+    }
+    totals.0
+}
+
+fn fresh_peer(flow: &Flow) -> PeerEngine {
+    let mut peer = PeerEngine::new(flow.engine_config.instruments.len());
+    for command in &flow.warmup {
+        peer.apply(command);
+    }
+    peer.totals = PeerTotals::default();
+    peer
+}
+
+/// The peer's throughput on the same measured list, and its execution totals.
+pub fn peer_throughput(flow: &Flow) -> (f64, PeerTotals) {
+    let mut peer = fresh_peer(flow);
+    let start = Instant::now();
+    for (_, command) in &flow.measured {
+        peer.apply(command);
+    }
+    let elapsed_s = start.elapsed().as_secs_f64();
+    (flow.measured.len() as f64 / elapsed_s, peer.totals)
+}
+
+/// The peer's per-command latency over the measured list.
+pub fn peer_latency(flow: &Flow, ns_per_tick: f64) -> Histogram<u64> {
+    let mut all = Histogram::<u64>::new_with_bounds(1, 10_000_000, 3).expect("bounds");
+    let mut peer = fresh_peer(flow);
+    for (_, command) in &flow.measured {
+        let start = clock::ticks();
+        peer.apply(command);
+        let ns = (((clock::ticks() - start) as f64) * ns_per_tick) as u64;
+        all.saturating_record(ns.max(1));
+    }
+    all
+}
 
 pub struct MixReport {
     pub command_count: usize,
@@ -18,6 +75,10 @@ pub struct MixReport {
     /// Latency in ns per operation kind (indexed by `OpKind::index`), and for all commands.
     pub per_kind_ns: Vec<Histogram<u64>>,
     pub all_ns: Histogram<u64>,
+    pub peer_throughput_ops_per_s: f64,
+    pub peer_all_ns: Histogram<u64>,
+    pub engine_totals: PeerTotals,
+    pub peer_totals: PeerTotals,
 }
 
 fn fresh_engine(flow: &Flow) -> Engine {
@@ -63,7 +124,13 @@ pub fn run(flow: &Flow) -> MixReport {
     let ns_per_tick = clock::calibrate(std::time::Duration::from_millis(200));
     let (throughput_ops_per_s, event_count) = throughput(flow);
     let (per_kind_ns, all_ns) = latency(flow, ns_per_tick);
+    let (peer_throughput_ops_per_s, peer_totals) = peer_throughput(flow);
+    let peer_all_ns = peer_latency(flow, ns_per_tick);
     MixReport {
+        peer_throughput_ops_per_s,
+        peer_all_ns,
+        engine_totals: engine_totals(flow),
+        peer_totals,
         command_count: flow.measured.len(),
         trading_count: flow.trading_count,
         throughput_ops_per_s,

@@ -56,4 +56,32 @@ fn main() {
             histogram.max()
         );
     }
+    let histogram = &report.peer_all_ns;
+    println!(
+        "  {:<14} {:>10} {:>8} {:>8} {:>8} {:>8} {:>9}",
+        "peer: all",
+        histogram.len(),
+        histogram.value_at_quantile(0.5),
+        histogram.value_at_quantile(0.99),
+        histogram.value_at_quantile(0.999),
+        histogram.value_at_quantile(0.9999),
+        histogram.max()
+    );
+    println!(
+        "  peer (BTreeMap levels, VecDeque queues, std HashMap ids): {:.2} M commands/s; engine/peer throughput ratio {:.2}x, p50 ratio {:.2}x",
+        report.peer_throughput_ops_per_s / 1e6,
+        report.throughput_ops_per_s / report.peer_throughput_ops_per_s,
+        report.peer_all_ns.value_at_quantile(0.5) as f64 / report.all_ns.value_at_quantile(0.5).max(1) as f64
+    );
+    println!(
+        "  same work: engine {} executions / {} shares, peer {} executions / {} shares",
+        report.engine_totals.execution_count,
+        report.engine_totals.executed_qty,
+        report.peer_totals.execution_count,
+        report.peer_totals.executed_qty
+    );
+    if report.engine_totals != report.peer_totals {
+        eprintln!("engine-mix: the peer and the engine did different work on the same stream");
+        std::process::exit(1);
+    }
 }
