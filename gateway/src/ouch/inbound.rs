@@ -13,9 +13,9 @@ use core::fmt;
 
 use super::options::{Options, TagSet, USER_REF_IDX_ONLY};
 use super::{
-    check_cl_ord_id, check_entered_price, check_entered_quantity, check_printable, coded, yes_no,
-    yes_no_code, Capacity, ClOrdId, CrossType, Display, Error, ErrorKind, Firm, OptionTag,
-    RejectCode, Side, Symbol, TimeInForce,
+    check_cl_ord_id, check_entered_price, check_entered_quantity, check_printable, coded,
+    message_type_of, parse_as, yes_no, yes_no_code, Capacity, ClOrdId, CrossType, Display, Error,
+    ErrorKind, Firm, OptionTag, RejectCode, Side, Symbol, TimeInForce,
 };
 use crate::wire::{view, AlphaDisplay, PriceDisplay};
 
@@ -142,10 +142,6 @@ pub const MODIFY_ORDER_OPTIONS: TagSet = TagSet::of(&[
 /// Options of Mass Cancel (§2.5).
 pub const MASS_CANCEL_OPTIONS: TagSet =
     TagSet::of(&[OptionTag::Side, OptionTag::GroupId, OptionTag::UserRefIdx]);
-
-fn truncated(_: crate::wire::TooShort) -> Error {
-    Error::structural(ErrorKind::Truncated)
-}
 
 /// Enter Order (§2.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -579,36 +575,49 @@ pub enum Inbound {
 impl Inbound {
     /// Parses one whole message (the payload of a SoupBinTCP Unsequenced Data packet).
     pub fn parse(bytes: &[u8]) -> Result<Inbound, Error> {
-        let Some(&message_type) = bytes.first() else {
-            return Err(Error::structural(ErrorKind::Empty));
-        };
+        let message_type = message_type_of(bytes)?;
         let message = match message_type {
-            b'O' => Inbound::EnterOrder(EnterOrder::parse(
-                &EnterOrderView::new_checked(bytes).map_err(truncated)?,
+            b'O' => Inbound::EnterOrder(parse_as(
+                bytes,
+                EnterOrderView::new_checked,
+                EnterOrder::parse,
             )?),
-            b'U' => Inbound::ReplaceOrder(ReplaceOrder::parse(
-                &ReplaceOrderView::new_checked(bytes).map_err(truncated)?,
+            b'U' => Inbound::ReplaceOrder(parse_as(
+                bytes,
+                ReplaceOrderView::new_checked,
+                ReplaceOrder::parse,
             )?),
-            b'X' => Inbound::CancelOrder(CancelOrder::parse(
-                &CancelOrderView::new_checked(bytes).map_err(truncated)?,
+            b'X' => Inbound::CancelOrder(parse_as(
+                bytes,
+                CancelOrderView::new_checked,
+                CancelOrder::parse,
             )?),
-            b'M' => Inbound::ModifyOrder(ModifyOrder::parse(
-                &ModifyOrderView::new_checked(bytes).map_err(truncated)?,
+            b'M' => Inbound::ModifyOrder(parse_as(
+                bytes,
+                ModifyOrderView::new_checked,
+                ModifyOrder::parse,
             )?),
-            b'C' => Inbound::MassCancel(MassCancel::parse(
-                &MassCancelView::new_checked(bytes).map_err(truncated)?,
+            b'C' => Inbound::MassCancel(parse_as(
+                bytes,
+                MassCancelView::new_checked,
+                MassCancel::parse,
             )?),
             b'D' | b'E' => {
-                let view = OrderEntryControlView::new_checked(bytes).map_err(truncated)?;
-                let control = OrderEntryControl::parse(&view)?;
+                let control = parse_as(
+                    bytes,
+                    OrderEntryControlView::new_checked,
+                    OrderEntryControl::parse,
+                )?;
                 if message_type == b'D' {
                     Inbound::DisableOrderEntry(control)
                 } else {
                     Inbound::EnableOrderEntry(control)
                 }
             }
-            b'Q' => Inbound::AccountQuery(AccountQuery::parse(
-                &AccountQueryView::new_checked(bytes).map_err(truncated)?,
+            b'Q' => Inbound::AccountQuery(parse_as(
+                bytes,
+                AccountQueryView::new_checked,
+                AccountQuery::parse,
             )?),
             other => return Err(Error::structural(ErrorKind::UnknownType(other))),
         };

@@ -327,6 +327,26 @@ impl fmt::Display for Error {
     }
 }
 
+/// The type byte of a whole message; an empty one is an [`ErrorKind::Empty`] error.
+pub(crate) fn message_type_of(bytes: &[u8]) -> Result<u8, Error> {
+    bytes
+        .first()
+        .copied()
+        .ok_or(Error::structural(ErrorKind::Empty))
+}
+
+/// Checks `bytes` against a message's fixed length with `new_checked` (too short is an
+/// [`ErrorKind::Truncated`] error), then decodes the view with `parse`: the one step every
+/// arm of `Inbound::parse` and `Outbound::parse` takes.
+pub(crate) fn parse_as<'a, V, R>(
+    bytes: &'a [u8],
+    new_checked: impl FnOnce(&'a [u8]) -> Result<V, crate::wire::TooShort>,
+    parse: impl FnOnce(&V) -> Result<R, Error>,
+) -> Result<R, Error> {
+    let view = new_checked(bytes).map_err(|_| Error::structural(ErrorKind::Truncated))?;
+    parse(&view)
+}
+
 /// Reads a coded field, or the error naming its offset and reject code.
 pub(crate) fn coded<T>(value: Option<T>, offset: usize, reject: RejectCode) -> Result<T, Error> {
     value.ok_or(Error::field(offset, reject))

@@ -15,9 +15,9 @@ use core::fmt;
 
 use super::options::{Options, TagSet, USER_REF_IDX_ONLY};
 use super::{
-    coded, yes_no, yes_no_code, BrokenReason, CancelReason, Capacity, CrossType, Display, Error,
-    ErrorKind, EventCode, LiquidityFlag, OptionTag, OrderState, RejectCode, RestateReason, Side,
-    TimeInForce,
+    coded, message_type_of, parse_as, yes_no, yes_no_code, BrokenReason, CancelReason, Capacity,
+    CrossType, Display, Error, ErrorKind, EventCode, LiquidityFlag, OptionTag, OrderState,
+    RejectCode, RestateReason, Side, TimeInForce,
 };
 use crate::wire::{view, AlphaDisplay, PriceDisplay};
 
@@ -76,10 +76,6 @@ pub const ORDER_RESTATED_OPTIONS: TagSet = TagSet::of(&[
 /// Options of Mass Cancel Response (§3.14).
 pub const MASS_CANCEL_RESPONSE_OPTIONS: TagSet =
     TagSet::of(&[OptionTag::Side, OptionTag::GroupId, OptionTag::UserRefIdx]);
-
-fn truncated(_: crate::wire::TooShort) -> Error {
-    Error::structural(ErrorKind::Truncated)
-}
 
 view! {
     /// System Event (`S`, §3.1).
@@ -1257,60 +1253,90 @@ pub enum Outbound {
 impl Outbound {
     /// Parses one whole message (the payload of a SoupBinTCP Sequenced Data packet).
     pub fn parse(bytes: &[u8]) -> Result<Outbound, Error> {
-        let Some(&message_type) = bytes.first() else {
-            return Err(Error::structural(ErrorKind::Empty));
-        };
+        let message_type = message_type_of(bytes)?;
         let message = match message_type {
-            b'S' => Outbound::SystemEvent(SystemEvent::parse(
-                &SystemEventView::new_checked(bytes).map_err(truncated)?,
+            b'S' => Outbound::SystemEvent(parse_as(
+                bytes,
+                SystemEventView::new_checked,
+                SystemEvent::parse,
             )?),
-            b'A' => Outbound::OrderAccepted(OrderAccepted::parse(
-                &OrderAcceptedView::new_checked(bytes).map_err(truncated)?,
+            b'A' => Outbound::OrderAccepted(parse_as(
+                bytes,
+                OrderAcceptedView::new_checked,
+                OrderAccepted::parse,
             )?),
-            b'U' => Outbound::OrderReplaced(OrderReplaced::parse(
-                &OrderReplacedView::new_checked(bytes).map_err(truncated)?,
+            b'U' => Outbound::OrderReplaced(parse_as(
+                bytes,
+                OrderReplacedView::new_checked,
+                OrderReplaced::parse,
             )?),
-            b'C' => Outbound::OrderCanceled(OrderCanceled::parse(
-                &OrderCanceledView::new_checked(bytes).map_err(truncated)?,
+            b'C' => Outbound::OrderCanceled(parse_as(
+                bytes,
+                OrderCanceledView::new_checked,
+                OrderCanceled::parse,
             )?),
-            b'D' => Outbound::AiqCanceled(AiqCanceled::parse(
-                &AiqCanceledView::new_checked(bytes).map_err(truncated)?,
+            b'D' => Outbound::AiqCanceled(parse_as(
+                bytes,
+                AiqCanceledView::new_checked,
+                AiqCanceled::parse,
             )?),
-            b'E' => Outbound::OrderExecuted(OrderExecuted::parse(
-                &OrderExecutedView::new_checked(bytes).map_err(truncated)?,
+            b'E' => Outbound::OrderExecuted(parse_as(
+                bytes,
+                OrderExecutedView::new_checked,
+                OrderExecuted::parse,
             )?),
-            b'B' => Outbound::BrokenTrade(BrokenTrade::parse(
-                &BrokenTradeView::new_checked(bytes).map_err(truncated)?,
+            b'B' => Outbound::BrokenTrade(parse_as(
+                bytes,
+                BrokenTradeView::new_checked,
+                BrokenTrade::parse,
             )?),
-            b'J' => Outbound::Rejected(Rejected::parse(
-                &RejectedView::new_checked(bytes).map_err(truncated)?,
+            b'J' => {
+                Outbound::Rejected(parse_as(bytes, RejectedView::new_checked, Rejected::parse)?)
+            }
+            b'P' => Outbound::CancelPending(parse_as(
+                bytes,
+                CancelPendingView::new_checked,
+                CancelPending::parse,
             )?),
-            b'P' => Outbound::CancelPending(CancelPending::parse(
-                &CancelPendingView::new_checked(bytes).map_err(truncated)?,
+            b'I' => Outbound::CancelReject(parse_as(
+                bytes,
+                CancelRejectView::new_checked,
+                CancelReject::parse,
             )?),
-            b'I' => Outbound::CancelReject(CancelReject::parse(
-                &CancelRejectView::new_checked(bytes).map_err(truncated)?,
+            b'T' => Outbound::OrderPriorityUpdate(parse_as(
+                bytes,
+                OrderPriorityUpdateView::new_checked,
+                OrderPriorityUpdate::parse,
             )?),
-            b'T' => Outbound::OrderPriorityUpdate(OrderPriorityUpdate::parse(
-                &OrderPriorityUpdateView::new_checked(bytes).map_err(truncated)?,
+            b'M' => Outbound::OrderModified(parse_as(
+                bytes,
+                OrderModifiedView::new_checked,
+                OrderModified::parse,
             )?),
-            b'M' => Outbound::OrderModified(OrderModified::parse(
-                &OrderModifiedView::new_checked(bytes).map_err(truncated)?,
+            b'R' => Outbound::OrderRestated(parse_as(
+                bytes,
+                OrderRestatedView::new_checked,
+                OrderRestated::parse,
             )?),
-            b'R' => Outbound::OrderRestated(OrderRestated::parse(
-                &OrderRestatedView::new_checked(bytes).map_err(truncated)?,
+            b'Q' => Outbound::AccountQueryResponse(parse_as(
+                bytes,
+                AccountQueryResponseView::new_checked,
+                AccountQueryResponse::parse,
             )?),
-            b'Q' => Outbound::AccountQueryResponse(AccountQueryResponse::parse(
-                &AccountQueryResponseView::new_checked(bytes).map_err(truncated)?,
+            b'X' => Outbound::MassCancelResponse(parse_as(
+                bytes,
+                MassCancelResponseView::new_checked,
+                MassCancelResponse::parse,
             )?),
-            b'X' => Outbound::MassCancelResponse(MassCancelResponse::parse(
-                &MassCancelResponseView::new_checked(bytes).map_err(truncated)?,
+            b'G' => Outbound::DisableOrderEntryResponse(parse_as(
+                bytes,
+                OrderEntryControlResponseView::new_checked,
+                OrderEntryControlResponse::parse,
             )?),
-            b'G' => Outbound::DisableOrderEntryResponse(OrderEntryControlResponse::parse(
-                &OrderEntryControlResponseView::new_checked(bytes).map_err(truncated)?,
-            )?),
-            b'K' => Outbound::EnableOrderEntryResponse(OrderEntryControlResponse::parse(
-                &OrderEntryControlResponseView::new_checked(bytes).map_err(truncated)?,
+            b'K' => Outbound::EnableOrderEntryResponse(parse_as(
+                bytes,
+                OrderEntryControlResponseView::new_checked,
+                OrderEntryControlResponse::parse,
             )?),
             other => return Err(Error::structural(ErrorKind::UnknownType(other))),
         };
