@@ -11,10 +11,13 @@
 //! - Work per call is bounded and nothing allocates after [`ClientSession::new`]; bad input
 //!   closes the session with a [`ProtocolError`] event, never a panic.
 
-use crate::session::{ProtocolError, Queue, SessionConfig, TransmitError, EVENT_QUEUE_LEN};
+use crate::session::{
+    frame_data, read_packets, PacketReader, ProtocolError, Queue, SessionConfig, TransmitError,
+    EVENT_QUEUE_LEN,
+};
 use crate::soupbintcp::{
-    split, Direction, LoginRejectReason, LoginRequest, Repr, Split, HEADER_LEN,
-    LOGIN_REQUEST_PAYLOAD_LEN, PAYLOAD_MAX,
+    Direction, Error as FramingError, LoginRejectReason, LoginRequest, Repr, HEADER_LEN,
+    LOGIN_REQUEST_PAYLOAD_LEN,
 };
 
 /// Largest control packet the client writes (Login Request).
@@ -124,28 +127,9 @@ impl ClientSession {
         if !self.events.is_empty() {
             return 0;
         }
-        let mut consumed = 0;
         // Bounded by the event queue: at most one event per packet.
-        while !self.events.is_full() && !self.is_closed() {
-            let rest = &input[consumed..];
-            match split(
-                rest,
-                Direction::ServerToClient,
-                self.config.packet_length_max,
-            ) {
-                Ok(Split::Incomplete { .. }) => break,
-                Ok(Split::Frame { len }) => {
-                    self.last_rx_ns = self.now_ns;
-                    self.on_packet(consumed, &rest[..len]);
-                    consumed += len;
-                }
-                Err(error) => {
-                    self.fail(ProtocolError::Framing(error));
-                    break;
-                }
-            }
-        }
-        consumed
+        let (direction, max) = (Direction::ServerToClient, self.config.packet_length_max);
+        read_packets(self, input, direction, max)
     }
 
     fn on_packet(&mut self, offset: usize, packet: &[u8]) {
@@ -259,15 +243,23 @@ impl ClientSession {
         if self.state != ClientState::Active || self.logout_due {
             return Err(TransmitError::NotWanted);
         }
-        if message.len() > PAYLOAD_MAX {
-            return Err(TransmitError::TooLong);
-        }
-        let repr = Repr::UnsequencedData(message);
-        let needed = repr.buffer_len();
-        if buffer.len() < needed {
-            return Err(TransmitError::BufferTooSmall { needed });
-        }
+        let len = frame_data(message, Repr::UnsequencedData, buffer)?;
         self.last_tx_ns = self.now_ns;
-        Ok(repr.emit(buffer))
+        Ok(len)
+    }
+}
+
+impl PacketReader for ClientSession {
+    fn can_read(&self) -> bool {
+        !self.events.is_full() && !self.is_closed()
+    }
+
+    fn on_frame(&mut self, offset: usize, packet: &[u8]) {
+        self.last_rx_ns = self.now_ns;
+        self.on_packet(offset, packet);
+    }
+
+    fn on_framing_error(&mut self, error: FramingError) {
+        self.fail(ProtocolError::Framing(error));
     }
 }

@@ -182,6 +182,63 @@ struct Outgoing {
     end_of_session: bool,
 }
 
+/// The packet handling a session gives [`read_packets`]: the part of `handle_input` that
+/// differs between the server and the client session.
+pub(crate) trait PacketReader {
+    /// Whether another packet may be read now (room for its event, a state that reads).
+    fn can_read(&self) -> bool;
+    /// Handles the whole packet `packet`, found at `offset` of the input.
+    fn on_frame(&mut self, offset: usize, packet: &[u8]);
+    /// Closes the session on a framing error.
+    fn on_framing_error(&mut self, error: FramingError);
+}
+
+/// Splits whole packets (sent in `direction`) off the front of `input` and hands each to
+/// `reader` while it can read; returns the bytes consumed. Stops at an incomplete packet or
+/// the first framing error.
+pub(crate) fn read_packets<R: PacketReader>(
+    reader: &mut R,
+    input: &[u8],
+    direction: Direction,
+    packet_length_max: u16,
+) -> usize {
+    let mut consumed = 0;
+    while reader.can_read() {
+        let rest = &input[consumed..];
+        match split(rest, direction, packet_length_max) {
+            Ok(Split::Incomplete { .. }) => break,
+            Ok(Split::Frame { len }) => {
+                reader.on_frame(consumed, &rest[..len]);
+                consumed += len;
+            }
+            Err(error) => {
+                reader.on_framing_error(error);
+                break;
+            }
+        }
+    }
+    consumed
+}
+
+/// Frames `message` as the data packet `packet` makes of it (`Repr::SequencedData` or
+/// `Repr::UnsequencedData`) into `buffer`; returns the packet length. The framing both
+/// sessions share for application messages.
+pub(crate) fn frame_data<'a>(
+    message: &'a [u8],
+    packet: fn(&'a [u8]) -> Repr<'a>,
+    buffer: &mut [u8],
+) -> Result<usize, TransmitError> {
+    if message.len() > PAYLOAD_MAX {
+        return Err(TransmitError::TooLong);
+    }
+    let repr = packet(message);
+    let needed = repr.buffer_len();
+    if buffer.len() < needed {
+        return Err(TransmitError::BufferTooSmall { needed });
+    }
+    Ok(repr.emit(buffer))
+}
+
 /// A SoupBinTCP server session.
 #[derive(Debug)]
 pub struct ServerSession {
@@ -251,35 +308,10 @@ impl ServerSession {
             // Pending Message ranges index the previous input: drain them first.
             return 0;
         }
-        let mut consumed = 0;
-        // Bounded by the event queue: each packet yields at most one event, and the loop also
+        // Bounded by the event queue: each packet yields at most one event, and reading also
         // stops at the first packet that needs the owner (login) or ends the session.
-        while !self.events.is_full() {
-            if !matches!(
-                self.state,
-                SessionState::AwaitingLogin | SessionState::Active
-            ) {
-                break;
-            }
-            let rest = &input[consumed..];
-            match split(
-                rest,
-                Direction::ClientToServer,
-                self.config.packet_length_max,
-            ) {
-                Ok(Split::Incomplete { .. }) => break,
-                Ok(Split::Frame { len }) => {
-                    self.last_rx_ns = self.now_ns;
-                    self.on_packet(consumed, &rest[..len]);
-                    consumed += len;
-                }
-                Err(error) => {
-                    self.fail(ProtocolError::Framing(error));
-                    break;
-                }
-            }
-        }
-        consumed
+        let (direction, max) = (Direction::ClientToServer, self.config.packet_length_max);
+        read_packets(self, input, direction, max)
     }
 
     fn on_packet(&mut self, offset: usize, packet: &[u8]) {
@@ -417,16 +449,28 @@ impl ServerSession {
         if seq != wanted {
             return Err(TransmitError::WrongSequence { wanted, given: seq });
         }
-        if message.len() > PAYLOAD_MAX {
-            return Err(TransmitError::TooLong);
-        }
-        let repr = Repr::SequencedData(message);
-        let needed = repr.buffer_len();
-        if buffer.len() < needed {
-            return Err(TransmitError::BufferTooSmall { needed });
-        }
+        let len = frame_data(message, Repr::SequencedData, buffer)?;
         self.next_seq += 1;
         self.last_tx_ns = self.now_ns;
-        Ok(repr.emit(buffer))
+        Ok(len)
+    }
+}
+
+impl PacketReader for ServerSession {
+    fn can_read(&self) -> bool {
+        !self.events.is_full()
+            && matches!(
+                self.state,
+                SessionState::AwaitingLogin | SessionState::Active
+            )
+    }
+
+    fn on_frame(&mut self, offset: usize, packet: &[u8]) {
+        self.last_rx_ns = self.now_ns;
+        self.on_packet(offset, packet);
+    }
+
+    fn on_framing_error(&mut self, error: FramingError) {
+        self.fail(ProtocolError::Framing(error));
     }
 }
