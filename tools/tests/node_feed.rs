@@ -16,8 +16,12 @@ use peregrine_gateway::ouch::Side;
 fn an_accepted_order_is_published_as_an_itch_add_order() {
     let port = 40_000 + (std::process::id() % 20_000) as u16;
     let group = Ipv4Addr::new(239, 192, 7, 7);
-    let config = format!(
-        "{DEFAULT_CONFIG}\n[feed]\ngroup = \"{group}\"\nport = {port}\ninterface = \"127.0.0.1\"\n"
+    let config = DEFAULT_CONFIG
+        .replace("group = \"239.192.0.1\"", &format!("group = \"{group}\""))
+        .replace("port = 31001", &format!("port = {port}"));
+    assert!(
+        config.contains(&format!("port = {port}")),
+        "the default config has a [feed] table"
     );
     let receiver = multicast_receiver(&MulticastConfig {
         group,

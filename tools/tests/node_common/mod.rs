@@ -439,9 +439,34 @@ pub fn enter_order(
     }
 }
 
-/// A fresh data directory under the target dir's tmp (kept for post-mortems of failures).
-pub fn data_dir(name: &str) -> PathBuf {
+/// A fresh data directory in the system's temp dir: removed when the test passes, kept
+/// (for a post-mortem: node logs, journal, session logs) when it fails.
+pub struct TestDir(PathBuf);
+
+impl std::ops::Deref for TestDir {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TestDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+pub fn data_dir(name: &str) -> TestDir {
     let dir = std::env::temp_dir().join(format!("peregrine-node-test-{name}-{}", unique()));
     std::fs::create_dir_all(&dir).expect("mkdir");
-    dir
+    TestDir(dir)
 }
