@@ -123,13 +123,9 @@ impl ClientSession {
     /// Reads whole packets from the front of `input`; returns the bytes consumed. Consumes
     /// nothing while events are pending (their ranges index the previous input).
     pub fn handle_input(&mut self, now_ns: u64, input: &[u8]) -> usize {
-        self.now_ns = self.now_ns.max(now_ns);
-        if !self.events.is_empty() {
-            return 0;
-        }
         // Bounded by the event queue: at most one event per packet.
         let (direction, max) = (Direction::ServerToClient, self.config.packet_length_max);
-        read_packets(self, input, direction, max)
+        read_packets(self, now_ns, input, direction, max)
     }
 
     fn on_packet(&mut self, offset: usize, packet: &[u8]) {
@@ -250,6 +246,14 @@ impl ClientSession {
 }
 
 impl PacketReader for ClientSession {
+    fn advance_clock(&mut self, now_ns: u64) {
+        self.now_ns = self.now_ns.max(now_ns);
+    }
+
+    fn events_pending(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     fn can_read(&self) -> bool {
         !self.events.is_full() && !self.is_closed()
     }

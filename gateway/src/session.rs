@@ -185,6 +185,10 @@ struct Outgoing {
 /// The packet handling a session gives [`read_packets`]: the part of `handle_input` that
 /// differs between the server and the client session.
 pub(crate) trait PacketReader {
+    /// Moves the session clock to `now_ns` (never backwards).
+    fn advance_clock(&mut self, now_ns: u64);
+    /// Whether events from the previous input are still waiting to be drained.
+    fn events_pending(&self) -> bool;
     /// Whether another packet may be read now (room for its event, a state that reads).
     fn can_read(&self) -> bool;
     /// Handles the whole packet `packet`, found at `offset` of the input.
@@ -193,15 +197,21 @@ pub(crate) trait PacketReader {
     fn on_framing_error(&mut self, error: FramingError);
 }
 
-/// Splits whole packets (sent in `direction`) off the front of `input` and hands each to
-/// `reader` while it can read; returns the bytes consumed. Stops at an incomplete packet or
-/// the first framing error.
+/// The whole of `handle_input` for both sessions: at `now_ns`, splits whole packets (sent in
+/// `direction`) off the front of `input` and hands each to `reader` while it can read;
+/// returns the bytes consumed. Consumes nothing while events are pending (their ranges index
+/// the previous input); stops at an incomplete packet or the first framing error.
 pub(crate) fn read_packets<R: PacketReader>(
     reader: &mut R,
+    now_ns: u64,
     input: &[u8],
     direction: Direction,
     packet_length_max: u16,
 ) -> usize {
+    reader.advance_clock(now_ns);
+    if reader.events_pending() {
+        return 0;
+    }
     let mut consumed = 0;
     while reader.can_read() {
         let rest = &input[consumed..];
@@ -303,15 +313,12 @@ impl ServerSession {
     /// Reads whole packets from the front of `input`; returns the bytes consumed. See the
     /// module docs for the event-draining rule.
     pub fn handle_input(&mut self, now_ns: u64, input: &[u8]) -> usize {
-        self.now_ns = self.now_ns.max(now_ns);
-        if !self.events.is_empty() {
-            // Pending Message ranges index the previous input: drain them first.
-            return 0;
-        }
-        // Bounded by the event queue: each packet yields at most one event, and reading also
-        // stops at the first packet that needs the owner (login) or ends the session.
+        // Pending Message ranges index the previous input: nothing is read until they are
+        // drained. Bounded by the event queue: each packet yields at most one event, and
+        // reading also stops at the first packet that needs the owner (login) or ends the
+        // session.
         let (direction, max) = (Direction::ClientToServer, self.config.packet_length_max);
-        read_packets(self, input, direction, max)
+        read_packets(self, now_ns, input, direction, max)
     }
 
     fn on_packet(&mut self, offset: usize, packet: &[u8]) {
@@ -457,6 +464,14 @@ impl ServerSession {
 }
 
 impl PacketReader for ServerSession {
+    fn advance_clock(&mut self, now_ns: u64) {
+        self.now_ns = self.now_ns.max(now_ns);
+    }
+
+    fn events_pending(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     fn can_read(&self) -> bool {
         !self.events.is_full()
             && matches!(
