@@ -39,6 +39,35 @@ cargo test --workspace --quiet 2>&1 | tee "$results"
 step "benchmark smoke runs (no timing asserted)"
 cargo run --release --quiet -p peregrine-bench --bin engine-mix -- 2 200 20000
 
+step "fuzzing: every cargo-fuzz target for ${FUZZ_SECONDS:=15} s"
+# cargo fuzz needs a nightly toolchain; rustup fetches it from the Rust registry mirror. If that is
+# impossible here, say so loudly: the stable fuzz smoke tests above still ran, the fuzzers did not.
+fuzz_status="ran"
+if ! rustup toolchain list | grep -q '^nightly'; then
+    rustup toolchain install nightly --profile minimal >/dev/null 2>&1 || fuzz_status="NOT RUN: cannot install a nightly toolchain"
+fi
+if [ "$fuzz_status" = "ran" ] && ! command -v cargo-fuzz >/dev/null; then
+    cargo install cargo-fuzz --locked --quiet >/dev/null 2>&1 || fuzz_status="NOT RUN: cannot install cargo-fuzz"
+fi
+if [ "$fuzz_status" = "ran" ]; then
+    for crate in gateway feed; do
+        for target in $(cd "$crate/fuzz" && cargo +nightly fuzz list); do
+            echo "fuzz $crate/$target (${FUZZ_SECONDS} s)"
+            log=$(mktemp)
+            if ! (cd "$crate/fuzz" && cargo +nightly fuzz run "$target" -- \
+                    -max_total_time="$FUZZ_SECONDS" -print_final_stats=1) >"$log" 2>&1; then
+                tail -n 40 "$log"
+                echo "fuzz $crate/$target failed (crash or build error; artifacts in $crate/fuzz/artifacts)"
+                exit 1
+            fi
+            grep -E '^stat::number_of_executed_units' "$log" || true
+            rm -f "$log"
+        done
+    done
+else
+    echo "!!! FUZZING $fuzz_status (the fuzz smoke tests in cargo test still ran) !!!"
+fi
+
 step "summary"
 passed=$(grep -Eo '[0-9]+ passed' "$results" | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' "$results" | awk '{s+=$1} END {print s+0}')
