@@ -40,6 +40,8 @@ enum Command {
     Client(cmd::client::Args),
     /// Open-loop load generator writing an HDR latency report.
     Load(cmd::load::Args),
+    /// Market-data feed tools (`feed tap`: watch the multicast feed).
+    Feed(cmd::feed::Args),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => cmd::demo::run(args),
         Command::Client(args) => cmd::client::run(args),
         Command::Load(args) => cmd::load::run(args),
+        Command::Feed(args) => cmd::feed::run(args),
     };
     match result {
         Ok(code) => code,

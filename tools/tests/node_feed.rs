@@ -68,3 +68,82 @@ fn an_accepted_order_is_published_as_an_itch_add_order() {
         }
     }
 }
+
+/// `peregrine feed tap` against a live node: the tap joins the group named by the node's own
+/// config file, prints the Add Order of an order entered over OUCH, and stops at the end of
+/// the feed session when the node shuts down.
+#[test]
+fn feed_tap_prints_the_add_order_of_an_entered_order() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+
+    let port = 20_000 + (std::process::id() % 20_000) as u16;
+    let config = DEFAULT_CONFIG
+        .replace("group = \"239.192.0.1\"", "group = \"239.192.7.8\"")
+        .replace("port = 31001", &format!("port = {port}"));
+    let dir = data_dir("feed-tap");
+    std::fs::create_dir_all(&dir).expect("data dir");
+    let config_path = dir.join("tap.toml");
+    std::fs::write(&config_path, &config).expect("config");
+    let mut tap = Command::new(env!("CARGO_BIN_EXE_peregrine"))
+        .args([
+            "feed",
+            "tap",
+            "--idle-ms",
+            "20000",
+            "--packets",
+            "10000",
+            "--config",
+        ])
+        .arg(&config_path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn peregrine feed tap");
+    let mut stderr = BufReader::new(tap.stderr.take().expect("stderr"));
+    let mut joined = String::new();
+    stderr.read_line(&mut joined).expect("tap's first line");
+    assert_eq!(
+        joined.trim(),
+        format!("tap 239.192.7.8:{port} on 127.0.0.1")
+    );
+    let mut stdout = tap.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        stdout.read_to_string(&mut text).expect("tap output");
+        text
+    });
+
+    let node = NodeProcess::start_with_config(&dir, &config, &["--single-thread"]);
+    let (mut alice, _) = Member::login(node.addr, "ALICE", "alice", 0);
+    alice.enter("AAPL", Side::Buy, 100, 1_000_000);
+    alice.wait_count(1);
+    assert!(node.terminate());
+
+    let deadline = Instant::now() + DEADLINE;
+    let status = loop {
+        if let Some(status) = tap.try_wait().expect("wait tap") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = tap.kill();
+            panic!("feed tap did not stop at the end of session");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let text = reader.join().expect("reader thread");
+    let mut summary = String::new();
+    let _ = stderr.read_to_string(&mut summary);
+    assert!(status.success(), "tap failed: {summary}\n{text}");
+    assert!(
+        text.lines()
+            .any(|line| line.contains(" A ") && line.contains("Buy 100 AAPL @ 100.0000")),
+        "no Add Order in tap output:\n{text}"
+    );
+    assert!(
+        text.contains("top locate=1 bid 100@100.0000 (1) | ask -"),
+        "no top of book in tap output:\n{text}"
+    );
+    assert!(summary.contains("end_of_session=true"), "{summary}");
+    assert!(summary.contains("gaps=0"), "{summary}");
+}

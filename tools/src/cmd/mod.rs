@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod demo;
+pub mod feed;
 pub mod journal;
 pub mod load;
 pub mod replay;
