@@ -1,7 +1,9 @@
 //! The feed stage wired into the node: the core hands every event (and the end of each batch)
-//! to a third SPSC ring, and a feed thread runs `peregrine_feed::publisher::run` on it: ITCH
-//! 5.0 messages in MoldUDP64 packets on a UDP multicast group, every packet kept in the
-//! retransmission store (`DATA_DIR/feed.store`) first.
+//! to a third SPSC ring, and `peregrine_feed::service::FeedService` publishes it: ITCH 5.0
+//! messages in MoldUDP64 packets on a UDP multicast group, every packet kept in the
+//! retransmission store (`DATA_DIR/feed.store`) first, plus the re-request server (UDP,
+//! `feed.rerequest_listen`) and the snapshot server (TCP, `feed.snapshot_listen`), whose bound
+//! addresses are logged at start.
 //!
 //! # Invariants
 //! - The core never drops a feed record: a full ring makes it wait (counted in
@@ -11,20 +13,19 @@
 //! - A feed that cannot start (no multicast route, store file) is logged and the node runs
 //!   without it; publishing is never a reason to stop order entry.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 
-use anyhow::Context;
 use peregrine_engine::Event;
 use peregrine_feed::encoder::EncoderConfig;
-use peregrine_feed::moldudp64::Session;
-use peregrine_feed::net::{multicast_sender, unix_now_ns, MulticastConfig};
-use peregrine_feed::publisher::{
-    run, FeedPoll, FeedRecord, Publisher, PublisherConfig, PublisherReport,
-};
-use peregrine_feed::retransmit::{RetransmitConfig, Store};
+use peregrine_feed::net::{unix_now_ns, MulticastConfig};
+use peregrine_feed::publisher::{FeedPoll, FeedRecord, PublisherConfig};
+use peregrine_feed::rerequest::RerequestConfig;
+use peregrine_feed::retransmit::RetransmitConfig;
+use peregrine_feed::service::{FeedReport, FeedService};
+use peregrine_feed::snapshot::SnapshotConfig;
+use peregrine_feed::FeedConfig;
 use peregrine_tuning::ring::{channel, Consumer, Producer};
 use peregrine_tuning::wait::Waiter;
 use serde::Deserialize;
@@ -43,6 +44,10 @@ pub struct FeedSection {
     /// MoldUDP64 session name (at most 10 characters).
     pub session: String,
     pub ring_records: usize,
+    /// UDP address of the re-request server (port 0: any free port, logged).
+    pub rerequest_listen: SocketAddr,
+    /// TCP address of the snapshot server (port 0: any free port, logged).
+    pub snapshot_listen: SocketAddr,
 }
 
 impl Default for FeedSection {
@@ -54,6 +59,8 @@ impl Default for FeedSection {
             interface: Ipv4Addr::LOCALHOST,
             session: "PEREGRINE".to_string(),
             ring_records: 16_384,
+            rerequest_listen: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)),
+            snapshot_listen: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)),
         }
     }
 }
@@ -96,22 +103,22 @@ impl FeedTap {
     }
 }
 
-/// A running feed thread.
+/// The running feed service (publisher, re-request and snapshot servers).
 pub struct FeedThread {
-    handle: JoinHandle<PublisherReport>,
+    service: FeedService,
     core_finished: Arc<AtomicBool>,
 }
 
 impl FeedThread {
     /// Tells the feed that the core has emitted its last record, and waits for it to end
-    /// the session.
-    pub fn finish(self) -> anyhow::Result<PublisherReport> {
+    /// the session and stop its servers.
+    pub fn finish(self) -> anyhow::Result<FeedReport> {
         // Release: pairs with the feed source's Acquire load; every record pushed before it
         // is visible to the feed thread when it sees the flag.
         self.core_finished.store(true, Ordering::Release);
-        self.handle
-            .join()
-            .map_err(|_| anyhow::anyhow!("feed thread panicked"))
+        self.service
+            .finish()
+            .map_err(|error| anyhow::anyhow!("feed service: {error}"))
     }
 }
 
@@ -129,46 +136,62 @@ pub fn start(config: &NodeConfig) -> Option<(FeedTap, FeedThread)> {
     }
 }
 
-fn try_start(config: &NodeConfig) -> anyhow::Result<(FeedTap, FeedThread)> {
+/// The feed crate's configuration from the node's `[feed]` table.
+fn feed_config(config: &NodeConfig) -> FeedConfig {
     let feed = &config.feed;
+    FeedConfig {
+        session: feed.session.clone(),
+        publisher: PublisherConfig {
+            end_of_session_repeat: 1,
+            ..PublisherConfig::default()
+        },
+        multicast: MulticastConfig {
+            group: feed.group,
+            port: feed.port,
+            interface: feed.interface,
+            ..MulticastConfig::default()
+        },
+        retransmit: RetransmitConfig {
+            path: config.node.data_dir.join("feed.store"),
+            ..RetransmitConfig::default()
+        },
+        rerequest: RerequestConfig {
+            listen: feed.rerequest_listen,
+            ..RerequestConfig::default()
+        },
+        snapshot: SnapshotConfig {
+            listen: feed.snapshot_listen,
+            ..SnapshotConfig::default()
+        },
+    }
+}
+
+fn try_start(config: &NodeConfig) -> anyhow::Result<(FeedTap, FeedThread)> {
+    let feed_config = feed_config(config);
     let core = config.core_config();
-    let session = Session::from_text(&feed.session).context("feed.session: 1..=10 ASCII")?;
-    let publisher_config = PublisherConfig {
-        end_of_session_repeat: 1,
-        ..PublisherConfig::default()
-    };
     let encoder = EncoderConfig::anonymous(core.engine.accounts.len());
-    let publisher = Publisher::new(&publisher_config, session, &core.engine, encoder)
-        .map_err(|error| anyhow::anyhow!("feed publisher: {error}"))?;
-    let retransmit = RetransmitConfig {
-        path: config.node.data_dir.join("feed.store"),
-        ..RetransmitConfig::default()
-    };
-    let store = Store::create(&retransmit, session, 1)
-        .map_err(|error| anyhow::anyhow!("feed store: {error:?}"))?;
-    let store = Arc::new(Mutex::new(store));
-    let multicast = MulticastConfig {
-        group: feed.group,
-        port: feed.port,
-        interface: feed.interface,
-        ..MulticastConfig::default()
-    };
-    let socket = multicast_sender(&multicast).context("feed multicast socket")?;
-    let (producer, consumer) = channel::<FeedRecord>(feed.ring_records)?;
+    let (producer, consumer) = channel::<FeedRecord>(config.feed.ring_records)?;
     let strategy = config.wait_strategy()?;
     let core_finished = Arc::new(AtomicBool::new(false));
-    let finished = Arc::clone(&core_finished);
-    let handle = std::thread::Builder::new()
-        .name("feed".to_string())
-        .spawn(move || {
-            let mut source = Source {
-                consumer,
-                waiter: Waiter::new(strategy),
-                core_finished: finished,
-            };
-            run(publisher, &socket, &store, unix_now_ns(), || source.poll())
-        })?;
-    tracing::info!(group = %multicast.group_addr(), "feed publisher started");
+    let mut source = Source {
+        consumer,
+        waiter: Waiter::new(strategy),
+        core_finished: Arc::clone(&core_finished),
+    };
+    let service = FeedService::start(
+        &feed_config,
+        &core.engine,
+        encoder,
+        unix_now_ns(),
+        move || source.poll(),
+    )
+    .map_err(|error| anyhow::anyhow!("{error}"))?;
+    tracing::info!(
+        group = %feed_config.multicast.group_addr(),
+        rerequest = %service.rerequest_addr(),
+        snapshot = %service.snapshot_addr(),
+        "feed publisher started"
+    );
     let tap = FeedTap {
         producer,
         waiter: Waiter::new(strategy),
@@ -177,7 +200,7 @@ fn try_start(config: &NodeConfig) -> anyhow::Result<(FeedTap, FeedThread)> {
     Ok((
         tap,
         FeedThread {
-            handle,
+            service,
             core_finished,
         },
     ))

@@ -361,8 +361,10 @@ fn finish_feed(feed: Option<feed::FeedThread>) -> anyhow::Result<()> {
     if let Some(feed) = feed {
         let report = feed.finish()?;
         tracing::info!(
-            next_seq = report.next_seq,
-            send_errors = report.send_errors,
+            next_seq = report.publisher.next_seq,
+            send_errors = report.publisher.send_errors,
+            rerequest = ?report.rerequest,
+            snapshot = ?report.snapshot,
             "feed session ended"
         );
     }
