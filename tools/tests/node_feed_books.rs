@@ -1,0 +1,213 @@
+//! The node's re-request server, end to end: random order flow through a real node, a feed
+//! subscriber (`FeedClient`) that loses every fifth data packet re-requests the gaps, and its
+//! books equal the engine's books rebuilt by replaying the node's journal after shutdown.
+
+mod node_common;
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use node_common::{data_dir, Member, NodeProcess, DEADLINE, DEFAULT_CONFIG};
+use peregrine_engine::record::decode_command;
+use peregrine_engine::{InstrumentId, Sequenced};
+use peregrine_feed::book::{Book, BookConfig};
+use peregrine_feed::itch::ItchPrice;
+use peregrine_feed::net::MulticastConfig;
+use peregrine_feed::subscriber_net::{FeedClient, PacketSource, SubscriberNetConfig};
+use peregrine_gateway::ouch::Side;
+use peregrine_replay::{CoreConfig, JournalReader, RecordKind};
+use peregrine_risk::Core;
+
+/// (price, displayed shares, orders) of each level, best first.
+type Levels = Vec<(ItchPrice, u64, u32)>;
+
+fn feed_levels(book: &Book, locate: u16, side: peregrine_engine::Side) -> Levels {
+    let mut levels = Vec::new();
+    book.for_each_level(locate, side, |level| {
+        levels.push((level.price, level.shares, level.order_count));
+    });
+    levels
+}
+
+fn engine_levels(core: &Core, instrument: u32, side: peregrine_engine::Side) -> Levels {
+    let mut levels = Vec::new();
+    core.engine()
+        .for_each_level(InstrumentId(instrument), side, |level| {
+            let price = ItchPrice::from_price(level.price).expect("price fits ITCH");
+            levels.push((price, level.displayed_qty, level.order_count));
+        });
+    levels
+}
+
+/// The engine's state after the node's journal, replayed into a fresh core.
+fn replay_journal(dir: &std::path::Path) -> Core {
+    let reader = JournalReader::open(&dir.join("journal")).expect("journal");
+    let config = CoreConfig::decode(reader.config()).expect("journal config");
+    let mut core = Core::new(config.engine.clone(), config.risk.clone()).expect("core");
+    let mut events = Vec::new();
+    let mut cursor = reader.cursor();
+    while let Some(record) = cursor.next_record().expect("journal record") {
+        if record.kind != RecordKind::Command {
+            continue;
+        }
+        let command = decode_command(record.payload).expect("command decodes");
+        events.clear();
+        core.apply(
+            &Sequenced {
+                seq: record.seq,
+                timestamp_ns: record.timestamp_ns,
+                command,
+            },
+            &mut events,
+        );
+    }
+    core
+}
+
+/// Random entries and cancels from two members of different firms (so orders cross).
+fn random_flow(alice: &mut Member, bob: &mut Member) {
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64 ^ u64::from(std::process::id());
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        state >> 33
+    };
+    for step in 0..300u64 {
+        let member = if step.is_multiple_of(2) {
+            &mut *alice
+        } else {
+            &mut *bob
+        };
+        let symbol = if next().is_multiple_of(2) {
+            "AAPL"
+        } else {
+            "MSFT"
+        };
+        let side = if next().is_multiple_of(2) {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
+        let quantity = 100 * (1 + (next() % 5) as u32);
+        let price = 980_000 + 10_000 * (next() % 5);
+        let user_ref_num = member.enter(symbol, side, quantity, price);
+        if next().is_multiple_of(4) && user_ref_num > 1 {
+            member.cancel(1 + (next() % u64::from(user_ref_num - 1)) as u32);
+        }
+        member.pump();
+    }
+    alice.settle(Duration::from_millis(300));
+    bob.settle(Duration::from_millis(300));
+}
+
+#[test]
+fn a_lossy_subscriber_ends_with_the_engines_books() {
+    let feed_port = 45_000 + (std::process::id() % 10_000) as u16;
+    let rerequest_port = feed_port + 1;
+    let group = Ipv4Addr::new(239, 192, 7, 9);
+    let config = DEFAULT_CONFIG
+        .replace("group = \"239.192.0.1\"", &format!("group = \"{group}\""))
+        .replace("port = 31001", &format!("port = {feed_port}"))
+        .replace(
+            "rerequest_listen = \"127.0.0.1:0\"",
+            &format!("rerequest_listen = \"127.0.0.1:{rerequest_port}\""),
+        );
+    assert!(config.contains(&format!(":{rerequest_port}\"")));
+    let mut client = FeedClient::join(
+        &SubscriberNetConfig {
+            multicast: MulticastConfig {
+                group,
+                port: feed_port,
+                interface: Ipv4Addr::LOCALHOST,
+                ..MulticastConfig::default()
+            },
+            rerequest: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, rerequest_port)),
+            snapshot: None,
+            ..SubscriberNetConfig::default()
+        },
+        BookConfig {
+            locate_count: 8,
+            order_capacity: 4_096,
+            level_capacity: 1_024,
+            levels_per_side_max: 1_024,
+        },
+    )
+    .expect("join the feed");
+    // Drop every fifth multicast packet that carries messages while `lossy` is set
+    // (heartbeats and the end of session pass, so the tail of a lost run is still detected).
+    // Loss stops before shutdown: the servers stop with the session, so what the node
+    // publishes while it ends must arrive first time.
+    let lossy = Arc::new(AtomicBool::new(true));
+    let hook_lossy = Arc::clone(&lossy);
+    let mut data_packets = 0u64;
+    client.set_drop_hook(Box::new(move |source, datagram| {
+        let count = datagram
+            .get(18..20)
+            .map_or(0, |c| u16::from_be_bytes([c[0], c[1]]));
+        // Relaxed: a plain flag; the test thread polls the client itself.
+        if !hook_lossy.load(Ordering::Relaxed)
+            || source != PacketSource::Multicast
+            || count == 0
+            || count == 0xFFFF
+        {
+            return false;
+        }
+        data_packets += 1;
+        data_packets.is_multiple_of(5)
+    }));
+
+    let dir = data_dir("feed-books");
+    let node = NodeProcess::start_with_config(&dir, &config, &["--single-thread"]);
+    let (mut alice, _) = Member::login(node.addr, "ALICE", "alice", 0);
+    let (mut bob, _) = Member::login(node.addr, "BOB", "bob", 0);
+    random_flow(&mut alice, &mut bob);
+
+    // Catch up while the re-request server runs: no gap, and quiet for longer than the
+    // publisher's heartbeat interval (a heartbeat reveals a lost tail).
+    let deadline = Instant::now() + DEADLINE;
+    let mut last_seq = 0;
+    let mut quiet_since = Instant::now();
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "subscriber did not catch up: {client:?}"
+        );
+        client.poll_once(Duration::from_millis(10)).expect("poll");
+        let seq = client.subscriber().expected_seq();
+        if seq != last_seq || client.subscriber().gap().is_some() {
+            last_seq = seq;
+            quiet_since = Instant::now();
+        } else if quiet_since.elapsed() > Duration::from_millis(2_500) {
+            break;
+        }
+    }
+    lossy.store(false, Ordering::Relaxed);
+    assert!(node.terminate());
+    let complete = client
+        .run_until(DEADLINE, FeedClient::is_complete)
+        .expect("poll");
+    assert!(complete, "feed session not complete: {client:?}");
+    let counters = *client.counters();
+    assert!(counters.dropped_by_hook > 0, "{counters:?}");
+    assert!(counters.requests_sent > 0, "{counters:?}");
+    assert_eq!(counters.book_errors, 0, "{counters:?}");
+
+    let core = replay_journal(&dir);
+    let mut resting = 0;
+    for instrument in 0..2u32 {
+        for side in [peregrine_engine::Side::Buy, peregrine_engine::Side::Sell] {
+            let engine = engine_levels(&core, instrument, side);
+            resting += engine.len();
+            let locate = u16::try_from(instrument + 1).expect("locate");
+            assert_eq!(
+                feed_levels(client.book(), locate, side),
+                engine,
+                "instrument {instrument} {side:?}"
+            );
+        }
+    }
+    assert!(resting > 0, "the flow left no resting order to compare");
+}
