@@ -1,6 +1,7 @@
 //! The node's re-request server, end to end: random order flow through a real node, a feed
 //! subscriber (`FeedClient`) that loses every fifth data packet re-requests the gaps, and its
-//! books equal the engine's books rebuilt by replaying the node's journal after shutdown.
+//! books equal the engine's books rebuilt by replaying the node's journal after shutdown. So
+//! do the books of a late joiner that starts from the node's snapshot server.
 
 mod node_common;
 
@@ -107,6 +108,7 @@ fn random_flow(alice: &mut Member, bob: &mut Member) {
 fn a_lossy_subscriber_ends_with_the_engines_books() {
     let feed_port = 45_000 + (std::process::id() % 10_000) as u16;
     let rerequest_port = feed_port + 1;
+    let snapshot_port = feed_port + 2;
     let group = Ipv4Addr::new(239, 192, 7, 9);
     let config = DEFAULT_CONFIG
         .replace("group = \"239.192.0.1\"", &format!("group = \"{group}\""))
@@ -114,28 +116,31 @@ fn a_lossy_subscriber_ends_with_the_engines_books() {
         .replace(
             "rerequest_listen = \"127.0.0.1:0\"",
             &format!("rerequest_listen = \"127.0.0.1:{rerequest_port}\""),
+        )
+        .replace(
+            "snapshot_listen = \"127.0.0.1:0\"",
+            &format!("snapshot_listen = \"127.0.0.1:{snapshot_port}\""),
         );
     assert!(config.contains(&format!(":{rerequest_port}\"")));
-    let mut client = FeedClient::join(
-        &SubscriberNetConfig {
-            multicast: MulticastConfig {
-                group,
-                port: feed_port,
-                interface: Ipv4Addr::LOCALHOST,
-                ..MulticastConfig::default()
-            },
-            rerequest: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, rerequest_port)),
-            snapshot: None,
-            ..SubscriberNetConfig::default()
+    assert!(config.contains(&format!(":{snapshot_port}\"")));
+    let subscriber_config = SubscriberNetConfig {
+        multicast: MulticastConfig {
+            group,
+            port: feed_port,
+            interface: Ipv4Addr::LOCALHOST,
+            ..MulticastConfig::default()
         },
-        BookConfig {
-            locate_count: 8,
-            order_capacity: 4_096,
-            level_capacity: 1_024,
-            levels_per_side_max: 1_024,
-        },
-    )
-    .expect("join the feed");
+        rerequest: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, rerequest_port)),
+        snapshot: None,
+        ..SubscriberNetConfig::default()
+    };
+    let book_config = BookConfig {
+        locate_count: 8,
+        order_capacity: 4_096,
+        level_capacity: 1_024,
+        levels_per_side_max: 1_024,
+    };
+    let mut client = FeedClient::join(&subscriber_config, book_config).expect("join the feed");
     // Drop every fifth multicast packet that carries messages while `lossy` is set
     // (heartbeats and the end of session pass, so the tail of a lost run is still detected).
     // Loss stops before shutdown: the servers stop with the session, so what the node
@@ -184,8 +189,26 @@ fn a_lossy_subscriber_ends_with_the_engines_books() {
             break;
         }
     }
+    // A late joiner loads the node's latest book snapshot (taken at a quiet point) from the
+    // snapshot server and follows the live feed from its join sequence number.
+    let mut late = FeedClient::join_late(
+        &SubscriberNetConfig {
+            snapshot: Some(SocketAddr::V4(SocketAddrV4::new(
+                Ipv4Addr::LOCALHOST,
+                snapshot_port,
+            ))),
+            ..subscriber_config
+        },
+        book_config,
+    )
+    .expect("late join from the snapshot server");
+    assert_eq!(late.counters().resyncs, 1);
     lossy.store(false, Ordering::Relaxed);
     assert!(node.terminate());
+    let late_complete = late
+        .run_until(DEADLINE, FeedClient::is_complete)
+        .expect("poll late joiner");
+    assert!(late_complete, "late joiner not complete: {late:?}");
     let complete = client
         .run_until(DEADLINE, FeedClient::is_complete)
         .expect("poll");
@@ -206,6 +229,11 @@ fn a_lossy_subscriber_ends_with_the_engines_books() {
                 feed_levels(client.book(), locate, side),
                 engine,
                 "instrument {instrument} {side:?}"
+            );
+            assert_eq!(
+                feed_levels(late.book(), locate, side),
+                engine,
+                "late joiner: instrument {instrument} {side:?}"
             );
         }
     }

@@ -113,6 +113,9 @@ impl CoreLoop {
         let chunk = inbound.read_chunk(batch_max);
         let count = chunk.len();
         if count == 0 {
+            if let Some(feed) = self.feed.as_mut() {
+                feed.quiet_point(self.stage.core().engine(), clock_ns());
+            }
             return Ok(0);
         }
         for record in chunk.iter() {

@@ -10,21 +10,27 @@
 //!   `feed_full_waits`), exactly like the gateway's ring.
 //! - The feed thread ends only after the core has finished and the ring is empty: every event
 //!   the core emitted is published before the session's end.
+//! - A book snapshot is copied from the engine only at the core's quiet points (no input
+//!   waiting), at most once per `SNAPSHOT_INTERVAL_NS`, stamped with the feed sequence number
+//!   the next event will get (`FeedSeq`), and encoded on its own thread; the core never waits
+//!   for that thread (a busy encoder skips a snapshot).
 //! - A feed that cannot start (no multicast route, store file) is logged and the node runs
 //!   without it; publishing is never a reason to stop order entry.
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 
-use peregrine_engine::Event;
+use peregrine_engine::{Engine, EngineSnapshot, Event};
+use peregrine_feed::encoder::Encoder;
 use peregrine_feed::encoder::EncoderConfig;
 use peregrine_feed::net::{unix_now_ns, MulticastConfig};
-use peregrine_feed::publisher::{FeedPoll, FeedRecord, PublisherConfig};
+use peregrine_feed::publisher::{FeedPoll, FeedRecord, FeedSeq, PublisherConfig};
 use peregrine_feed::rerequest::RerequestConfig;
 use peregrine_feed::retransmit::RetransmitConfig;
 use peregrine_feed::service::{FeedReport, FeedService};
-use peregrine_feed::snapshot::SnapshotConfig;
+use peregrine_feed::snapshot::{BookSnapshot, SnapshotConfig, SnapshotHandle};
 use peregrine_feed::FeedConfig;
 use peregrine_tuning::ring::{channel, Consumer, Producer};
 use peregrine_tuning::wait::Waiter;
@@ -65,11 +71,24 @@ impl Default for FeedSection {
     }
 }
 
-/// The core's end of the feed ring.
+/// Least time between two book snapshots taken at the core's quiet points.
+const SNAPSHOT_INTERVAL_NS: u64 = 1_000_000_000;
+
+/// An engine snapshot on its way to the encoder thread: (state, join seq, timestamp).
+type SnapshotJob = (EngineSnapshot, u64, u64);
+
+/// The core's end of the feed ring, and of the snapshot channel.
 pub struct FeedTap {
     producer: Producer<FeedRecord>,
     waiter: Waiter,
     pub full_waits: u64,
+    /// The feed sequence number the next published event gets (join seq of a snapshot).
+    seq: FeedSeq,
+    snapshots: SyncSender<SnapshotJob>,
+    /// Events since the last snapshot (starts at 1: the first quiet point snapshots the
+    /// book the node started with, recovered orders included).
+    events_since_snapshot: u64,
+    last_snapshot_ns: u64,
 }
 
 impl FeedTap {
@@ -91,6 +110,8 @@ impl FeedTap {
     }
 
     pub fn event(&mut self, input_seq: u64, timestamp_ns: u64, event: Event) {
+        self.seq.observe(&event);
+        self.events_since_snapshot += 1;
         self.push(FeedRecord::Event {
             input_seq,
             timestamp_ns,
@@ -100,6 +121,34 @@ impl FeedTap {
 
     pub fn batch_end(&mut self) {
         self.push(FeedRecord::BatchEnd);
+    }
+
+    /// Called at the core's quiet points (no input waiting): when the book changed and the
+    /// last snapshot is older than `SNAPSHOT_INTERVAL_NS`, copies the engine's state (this
+    /// allocates, which is why it happens only here) and hands it to the encoder thread.
+    /// Never waits: a busy encoder thread means this snapshot is skipped.
+    pub fn quiet_point(&mut self, engine: &Engine, now_ns: u64) {
+        if self.events_since_snapshot == 0
+            || now_ns.saturating_sub(self.last_snapshot_ns) < SNAPSHOT_INTERVAL_NS
+        {
+            return;
+        }
+        self.last_snapshot_ns = now_ns;
+        let job = (engine.snapshot(), self.seq.next_seq(), now_ns);
+        if self.snapshots.try_send(job).is_ok() {
+            self.events_since_snapshot = 0;
+        }
+    }
+}
+
+/// The encoder thread: turns engine snapshots into feed snapshots for the snapshot server.
+fn encode_snapshots(jobs: Receiver<SnapshotJob>, encoder: Encoder, handle: SnapshotHandle) {
+    // Ends when the core drops its FeedTap.
+    while let Ok((engine, join_seq, timestamp_ns)) = jobs.recv() {
+        match BookSnapshot::from_engine(&encoder, &engine, join_seq, timestamp_ns) {
+            Ok(snapshot) => handle.publish(Arc::new(snapshot)),
+            Err(error) => tracing::warn!(%error, join_seq, "feed snapshot not encoded"),
+        }
     }
 }
 
@@ -192,10 +241,19 @@ fn try_start(config: &NodeConfig) -> anyhow::Result<(FeedTap, FeedThread)> {
         snapshot = %service.snapshot_addr(),
         "feed publisher started"
     );
+    let (snapshots, jobs) = sync_channel::<SnapshotJob>(1);
+    let (encoder, handle) = (service.encoder().clone(), service.snapshots().clone());
+    std::thread::Builder::new()
+        .name("feed-snapshot-encode".to_string())
+        .spawn(move || encode_snapshots(jobs, encoder, handle))?;
     let tap = FeedTap {
         producer,
         waiter: Waiter::new(strategy),
         full_waits: 0,
+        seq: FeedSeq::at_session_start(core.engine.instruments.len()),
+        snapshots,
+        events_since_snapshot: 1,
+        last_snapshot_ns: 0,
     };
     Ok((
         tap,
