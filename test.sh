@@ -23,7 +23,7 @@ install_packages() {
     fi
 }
 
-install_packages poppler-utils tshark iproute2
+install_packages poppler-utils tshark iproute2 verilator yosys g++ pkg-config libdpdk-dev python3-venv python3-dev
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -183,12 +183,9 @@ fn sessions_of(event: &Event) -> [Option<SessionId>; 2] {
         Event::Replaced(e) => [Some(e.session), None],
         Event::Restated(e) => [Some(e.session), None],
         Event::MassCancelled(e) => [Some(e.session), None],
-        Event::ControlAck(_)
-        | Event::TradingStatus { .. }
-        | Event::BookAdd(_)
-        | Event::BookReduce(_)
-        | Event::BookDelete(_)
-        | Event::BookReplace(_) => [None, None],
+        // Control acks, trading status, book changes and any market-wide event (auction
+        // indications, phases) go to the feed, not to a member.
+        _ => [None, None],
     }
 }
 
