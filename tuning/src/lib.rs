@@ -6,6 +6,7 @@
 //! - [`cpu`]: pinning a thread to a core, SCHED_FIFO.
 //! - [`memory`]: `mlockall`, hugepage-backed byte regions.
 //! - [`outcome`]: how the host-tuning switches report that the host applied or refused them.
+//! - [`audit`]: the host tuning audit behind `peregrine tune check` (reads `/proc`, `/sys`).
 //!
 //! The host switches never fail the process: each returns an [`outcome::Outcome`] and logs it,
 //! and the node carries on without the setting. Depends on nothing else of Peregrine's.
@@ -25,6 +26,8 @@
 
 #![warn(missing_docs)]
 
+#[cfg(target_os = "linux")]
+pub mod audit;
 #[cfg(target_os = "linux")]
 pub mod cpu;
 #[cfg(target_os = "linux")]
