@@ -26,13 +26,11 @@
 //!   logged reason, OUCH errors become protocol rejects or counted ignores.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io::{ErrorKind, Read, Write};
+use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
-use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll, Token};
 use peregrine_engine::record::{decode_event, encode_event, EVENT_BYTES};
 use peregrine_engine::{
     AccountId, Command, CommandKind, Event, InstrumentId, OrderId, RejectReason, Rejected,
@@ -55,11 +53,9 @@ use peregrine_tuning::ring::Producer;
 use super::auth::Credentials;
 use super::records::{InboundRecord, OutboundKind, OutboundRecord};
 use super::store::{Checkpoint, RecordKind, SessionLog};
+use super::transport::{system_now_ns, Clock, KernelTransport, Ready, Transport};
 use crate::config::{NodeConfig, UserRefGapPolicy};
 
-const LISTENER: Token = Token(usize::MAX);
-/// The token of the core thread's wake-up (threaded mode).
-const WAKER: Token = Token(usize::MAX - 1);
 /// Bytes of each connection's receive buffer (several whole packets of the largest size).
 const RX_BYTES: usize = 16 * 1024;
 /// Bytes of each connection's transmit buffer.
@@ -113,9 +109,8 @@ type Buffers = (Box<[u8]>, Box<[u8]>);
 
 /// One TCP connection and its SoupBinTCP session.
 struct Connection {
-    /// Index in `Gateway::slots` (and the mio token).
+    /// Index in `Gateway::slots` (and the transport's slot).
     slot: usize,
-    stream: TcpStream,
     peer: SocketAddr,
     session: ServerSession,
     user: Option<u32>,
@@ -136,12 +131,14 @@ struct Connection {
     dead: bool,
 }
 
-/// The gateway stage.
-pub struct Gateway {
-    poll: Poll,
-    events: Events,
-    listener: Option<TcpListener>,
-    local_addr: SocketAddr,
+/// The gateway stage, over a [`Transport`] (kernel TCP by default).
+pub struct Gateway<T: Transport = KernelTransport> {
+    transport: T,
+    /// Readiness reports of one poll (capacity kept across polls).
+    ready: Vec<Ready>,
+    clock: Clock,
+    /// The transport stopped accepting (shutdown).
+    listening: bool,
     slots: Vec<Option<Connection>>,
     /// Buffers of closed connections, reused by the next ones.
     spare_buffers: Vec<Buffers>,
@@ -158,16 +155,10 @@ pub struct Gateway {
     pub counters: GatewayCounters,
 }
 
-fn now_unix_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
-/// The clock every stage reads: Unix nanoseconds.
+/// The system clock every stage reads in production: Unix nanoseconds (the gateway itself
+/// reads its injected [`Clock`]).
 pub fn clock_ns() -> u64 {
-    now_unix_ns()
+    system_now_ns()
 }
 
 /// The users an event concerns, by `SessionId` (user index + 1); at most two (a trade).
@@ -224,10 +215,26 @@ fn consumed_user_ref(bytes: &[u8]) -> Option<(UserRef, [u8; 14])> {
     }
 }
 
-impl Gateway {
-    /// Binds the listener and opens (or creates) every user's log, rebuilding each user's OUCH
-    /// state from it. Call [`Gateway::finish_recovery`] after feeding any regenerated events.
+impl Gateway<KernelTransport> {
+    /// Binds the listener on kernel TCP and opens the gateway over it with the system clock
+    /// (see [`Gateway::open_with`]).
     pub fn open(config: &NodeConfig) -> anyhow::Result<Gateway> {
+        let transport = KernelTransport::bind(config.listen_addr()?, config.node.max_connections)
+            .with_context(|| format!("cannot listen on {}", config.node.listen))?;
+        Gateway::open_with(config, transport, Clock::System)
+    }
+
+    /// A waker that ends a blocking [`Gateway::poll_io`] from another thread.
+    pub fn waker(&self) -> anyhow::Result<mio::Waker> {
+        Ok(self.transport.waker()?)
+    }
+}
+
+impl<T: Transport> Gateway<T> {
+    /// Opens (or creates) every user's log, rebuilding each user's OUCH state from it, over a
+    /// listening `transport` and reading `clock`. Call [`Gateway::finish_recovery`] after
+    /// feeding any regenerated events.
+    pub fn open_with(config: &NodeConfig, transport: T, clock: Clock) -> anyhow::Result<Self> {
         let core = config.core_config();
         let instruments = Instruments::new(&core.engine);
         let sessions_dir = config.sessions_dir();
@@ -247,12 +254,6 @@ impl Gateway {
             users.push(user);
         }
         let checkpoint = Checkpoint::open(&config.node.data_dir.join("gateway.checkpoint"))?;
-        let mut listener = TcpListener::bind(config.listen_addr()?)
-            .with_context(|| format!("cannot listen on {}", config.node.listen))?;
-        let local_addr = listener.local_addr()?;
-        let poll = Poll::new()?;
-        poll.registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)?;
         let max_connections = node.max_connections;
         let spare_buffers = (0..max_connections)
             .map(|_| {
@@ -263,10 +264,10 @@ impl Gateway {
             })
             .collect();
         Ok(Gateway {
-            poll,
-            events: Events::with_capacity(1024),
-            listener: Some(listener),
-            local_addr,
+            transport,
+            ready: Vec::with_capacity(max_connections + 2),
+            clock,
+            listening: true,
             slots: (0..max_connections).map(|_| None).collect(),
             spare_buffers,
             users,
@@ -283,12 +284,18 @@ impl Gateway {
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.transport.local_addr()
     }
 
-    /// A waker that ends a blocking [`Gateway::poll_io`] from another thread.
-    pub fn waker(&self) -> anyhow::Result<mio::Waker> {
-        Ok(mio::Waker::new(self.poll.registry(), WAKER)?)
+    /// The clock this gateway reads.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The transport (the simulator drives its in-memory network through it).
+    #[allow(dead_code)] // The simulator's, landing after this.
+    pub fn transport_mut(&mut self) -> &mut T {
+        &mut self.transport
     }
 
     /// The last input whose events were all routed (and logged).
@@ -333,7 +340,7 @@ impl Gateway {
                 let mut record = [0u8; EVENT_BYTES];
                 encode_event(&event, &mut record);
                 user.log.append(RecordKind::Synthetic, 0, 0, &record)?;
-                let timestamp_ns = ns_since_midnight(clock_ns());
+                let timestamp_ns = ns_since_midnight(self.clock.now_ns());
                 let output = user.entry.on_event(&self.instruments, timestamp_ns, &event);
                 for message in output.iter() {
                     append_out(&mut user.log, &mut self.scratch, message)?;
@@ -352,29 +359,32 @@ impl Gateway {
     /// Waits up to `timeout` for socket readiness; accepts new connections and marks
     /// connections readable or writable. Returns true if anything became ready.
     pub fn poll_io(&mut self, timeout: Option<Duration>, now_ns: u64) -> anyhow::Result<bool> {
-        match self.poll.poll(&mut self.events, timeout) {
+        self.ready.clear();
+        match self.transport.poll(timeout, &mut self.ready) {
             Ok(()) => {}
             Err(error) if error.kind() == ErrorKind::Interrupted => return Ok(false),
             Err(error) => return Err(error.into()),
         }
-        let mut any = false;
+        let any = !self.ready.is_empty();
         let mut accept = false;
-        for event in self.events.iter() {
-            any = true;
-            if event.token() == LISTENER {
-                accept = true;
-                continue;
-            }
-            if event.token() == WAKER {
-                continue;
-            }
-            let Some(Some(connection)) = self.slots.get_mut(event.token().0) else {
+        for report in &self.ready {
+            let (slot, readable, writable) = match *report {
+                Ready::Accept => {
+                    accept = true;
+                    continue;
+                }
+                Ready::Wake => continue,
+                Ready::Connection {
+                    slot,
+                    readable,
+                    writable,
+                } => (slot, readable, writable),
+            };
+            let Some(Some(connection)) = self.slots.get_mut(slot) else {
                 continue;
             };
-            if event.is_readable() || event.is_read_closed() || event.is_error() {
-                connection.readable = true;
-            }
-            if event.is_writable() || event.is_write_closed() {
+            connection.readable |= readable;
+            if writable {
                 connection.write_blocked = false;
             }
         }
@@ -387,36 +397,30 @@ impl Gateway {
     fn accept_all(&mut self, now_ns: u64) -> anyhow::Result<()> {
         // Bounded: the backlog is finite and each pass takes one connection.
         for _ in 0..1024 {
-            let Some(listener) = self.listener.as_ref() else {
+            if !self.listening {
                 return Ok(());
-            };
-            let (mut stream, peer) = match listener.accept() {
-                Ok(accepted) => accepted,
-                Err(error) if error.kind() == ErrorKind::WouldBlock => return Ok(()),
+            }
+            let free = self.slots.iter().position(|slot| slot.is_none());
+            // With every slot taken, accept into the refusal slot and close at once.
+            let slot = free.unwrap_or(self.slots.len());
+            let peer = match self.transport.accept(slot) {
+                Ok(Some(peer)) => peer,
+                Ok(None) => return Ok(()),
                 Err(error) => {
                     tracing::warn!(%error, "accept failed");
                     return Ok(());
                 }
             };
-            let free = self.slots.iter().position(|slot| slot.is_none());
             let (Some(slot), Some((rx, tx))) = (free, self.spare_buffers.pop()) else {
+                self.transport.close(slot);
                 self.counters.connections_refused += 1;
                 tracing::warn!(%peer, "connection refused: max_connections reached");
                 continue;
             };
-            if let Err(error) = stream.set_nodelay(true) {
-                tracing::debug!(%peer, %error, "TCP_NODELAY refused");
-            }
-            self.poll.registry().register(
-                &mut stream,
-                Token(slot),
-                Interest::READABLE | Interest::WRITABLE,
-            )?;
             self.counters.connections_accepted += 1;
             tracing::info!(%peer, slot, "connection accepted");
             self.slots[slot] = Some(Connection {
                 slot,
-                stream,
                 peer,
                 session: ServerSession::new(self.session_config, now_ns),
                 user: None,
@@ -475,7 +479,7 @@ impl Gateway {
                 self.pending.push_back(InboundRecord {
                     user_index: u32::try_from(index)?,
                     command,
-                    received_ns: clock_ns(),
+                    received_ns: self.clock.now_ns(),
                 });
             }
         }
@@ -537,9 +541,9 @@ impl Gateway {
         // A full buffer holds whole packets the ring had no room for (packets are at most
         // `packet_length_max` bytes, far below RX_BYTES): process before reading more.
         if connection.readable && connection.rx_len < RX_BYTES {
-            match connection
-                .stream
-                .read(&mut connection.rx[connection.rx_len..])
+            match self
+                .transport
+                .read(connection.slot, &mut connection.rx[connection.rx_len..])
             {
                 Ok(0) => {
                     connection.dead = true;
@@ -791,10 +795,10 @@ impl Gateway {
         if connection.write_blocked || connection.tx_start == connection.tx_end {
             return false;
         }
-        match connection
-            .stream
-            .write(&connection.tx[connection.tx_start..connection.tx_end])
-        {
+        match self.transport.write(
+            connection.slot,
+            &connection.tx[connection.tx_start..connection.tx_end],
+        ) {
             Ok(count) => {
                 connection.tx_start += count;
                 if connection.tx_start < connection.tx_end {
@@ -815,10 +819,8 @@ impl Gateway {
         }
     }
 
-    fn close_connection(&mut self, slot: usize, mut connection: Connection) {
-        if let Err(error) = self.poll.registry().deregister(&mut connection.stream) {
-            tracing::debug!(%error, "deregister failed");
-        }
+    fn close_connection(&mut self, slot: usize, connection: Connection) {
+        self.transport.close(slot);
         let reason = match connection.session.state() {
             SessionState::Closed(reason) => Some(reason),
             _ => None,
@@ -833,7 +835,7 @@ impl Gateway {
                     account: user.context.account,
                     session: user.context.session,
                 },
-                received_ns: clock_ns(),
+                received_ns: self.clock.now_ns(),
             });
         }
         let Connection { rx, tx, .. } = connection;
@@ -844,8 +846,9 @@ impl Gateway {
     /// Shutdown: stop accepting; with `end_session`, every active session gets End of
     /// Session; every connection is then flushed (best effort) and closed.
     pub fn shut_down(&mut self, end_session: bool, now_ns: u64) {
-        if let Some(mut listener) = self.listener.take() {
-            let _ = self.poll.registry().deregister(&mut listener);
+        if self.listening {
+            self.listening = false;
+            self.transport.stop_listening();
         }
         for slot in 0..self.slots.len() {
             let Some(mut connection) = self.slots[slot].take() else {

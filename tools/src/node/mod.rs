@@ -55,6 +55,7 @@ pub mod member;
 pub mod records;
 pub mod recovery;
 pub mod store;
+pub mod transport;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{fence, AtomicBool, Ordering};
@@ -70,6 +71,7 @@ use crate::config::{Mode, NodeConfig};
 use core_loop::{CoreCounters, CoreLoop, OutboundSink, RingSink};
 use gateway::{clock_ns, Gateway, GatewayCounters};
 use records::{InboundRecord, OutboundRecord};
+use transport::Transport;
 
 /// Inputs the core takes per batch (one journal sync point under `sync-per-batch`).
 const CORE_BATCH_MAX: usize = 256;
@@ -99,34 +101,7 @@ impl Node {
     /// Recovers (or creates) the journal and session logs in the config's data directory and
     /// binds the listener. `stop` ends [`Node::run`] when set.
     pub fn open(config: NodeConfig, stop: Arc<AtomicBool>) -> anyhow::Result<Node> {
-        let journal_dir = config.journal_dir();
-        std::fs::create_dir_all(&journal_dir)
-            .with_context(|| format!("cannot create {}", journal_dir.display()))?;
-        let core_config = config.core_config();
-        let (stage, report) = CoreStage::open(&journal_dir, config.stage_options()?, &core_config)
-            .with_context(|| format!("cannot open journal {}", journal_dir.display()))?;
-        tracing::info!(created = report.created, last_seq = report.last_seq,
-            replayed = report.replayed_inputs, snapshot = ?report.snapshot_seq,
-            torn = report.torn.is_some(), "core recovered");
-        if let Some(seq) = report.first_digest_mismatch {
-            tracing::error!(seq, "recovery: replay did not reproduce a recorded digest");
-        }
-        let mut gateway = Gateway::open(&config)?;
-        let last_seq = stage.last_seq();
-        let checkpoint = gateway.checkpoint_seq();
-        anyhow::ensure!(
-            checkpoint <= last_seq,
-            "session logs are ahead of the journal (checkpoint {checkpoint}, journal {last_seq})"
-        );
-        if checkpoint < last_seq {
-            let routed =
-                recovery::regenerate(&journal_dir, &core_config, checkpoint, &mut gateway)?;
-            tracing::warn!(checkpoint, last_seq, routed, "recovery: regenerated events");
-        }
-        let rejected = gateway.finish_recovery(last_seq)?;
-        if rejected > 0 {
-            tracing::warn!(rejected, "recovery: lost submissions rejected");
-        }
+        let (stage, gateway) = open_parts(&config, Gateway::open)?;
         let (feed_tap, feed_thread) = match feed::start(&config) {
             Some((tap, thread)) => (Some(tap), Some(thread)),
             None => (None, None),
@@ -171,20 +146,14 @@ impl Node {
         loop {
             // Nothing but sockets can bring work here, so an idle loop may block in epoll.
             gateway.poll_io(Some(timeout), clock_ns())?;
+            let work = single_turn(
+                &mut gateway,
+                &mut core,
+                &mut inbound,
+                &mut inbound_rx,
+                stopping,
+            )?;
             let now_ns = clock_ns();
-            let mut work = gateway.flush_pending(&mut inbound);
-            if !stopping {
-                work += gateway.service_reads(now_ns, &mut inbound);
-            }
-            let mut sink = DirectSink {
-                gateway: &mut gateway,
-                error: None,
-            };
-            work += core.step(&mut inbound_rx, &mut sink, CORE_BATCH_MAX, clock_ns)?;
-            if let Some(error) = sink.error {
-                return Err(error);
-            }
-            work += gateway.service_writes(now_ns);
             if stop.load(Ordering::Relaxed) && !stopping {
                 stopping = true;
                 gateway.shut_down(config.node.end_of_session_on_shutdown, now_ns);
@@ -328,13 +297,79 @@ fn core_thread(
     Ok((last_seq, counters))
 }
 
+/// Recovers the core from the journal and the gateway from its session logs (the gateway
+/// made by `open_gateway`, over any transport), regenerating the events of inputs the logs
+/// missed and rejecting submissions the journal never saw. Both modes and the simulator
+/// start here.
+pub fn open_parts<T: Transport>(
+    config: &NodeConfig,
+    open_gateway: impl FnOnce(&NodeConfig) -> anyhow::Result<Gateway<T>>,
+) -> anyhow::Result<(CoreStage, Gateway<T>)> {
+    let journal_dir = config.journal_dir();
+    std::fs::create_dir_all(&journal_dir)
+        .with_context(|| format!("cannot create {}", journal_dir.display()))?;
+    let core_config = config.core_config();
+    let (stage, report) = CoreStage::open(&journal_dir, config.stage_options()?, &core_config)
+        .with_context(|| format!("cannot open journal {}", journal_dir.display()))?;
+    tracing::info!(created = report.created, last_seq = report.last_seq,
+        replayed = report.replayed_inputs, snapshot = ?report.snapshot_seq,
+        torn = report.torn.is_some(), "core recovered");
+    if let Some(seq) = report.first_digest_mismatch {
+        tracing::error!(seq, "recovery: replay did not reproduce a recorded digest");
+    }
+    let mut gateway = open_gateway(config)?;
+    let last_seq = stage.last_seq();
+    let checkpoint = gateway.checkpoint_seq();
+    anyhow::ensure!(
+        checkpoint <= last_seq,
+        "session logs are ahead of the journal (checkpoint {checkpoint}, journal {last_seq})"
+    );
+    if checkpoint < last_seq {
+        let routed = recovery::regenerate(&journal_dir, &core_config, checkpoint, &mut gateway)?;
+        tracing::warn!(checkpoint, last_seq, routed, "recovery: regenerated events");
+    }
+    let rejected = gateway.finish_recovery(last_seq)?;
+    if rejected > 0 {
+        tracing::warn!(rejected, "recovery: lost submissions rejected");
+    }
+    Ok((stage, gateway))
+}
+
+/// One turn of single-thread mode after the caller's `poll_io`: waiting commands into the
+/// ring, sockets read (unless `stopping`), the core stepped with the gateway as its sink,
+/// sockets written. Times come from the gateway's clock. Returns the work done.
+pub fn single_turn<T: Transport>(
+    gateway: &mut Gateway<T>,
+    core: &mut CoreLoop,
+    inbound: &mut Producer<InboundRecord>,
+    inbound_rx: &mut Consumer<InboundRecord>,
+    stopping: bool,
+) -> anyhow::Result<usize> {
+    let clock = gateway.clock().clone();
+    let now_ns = clock.now_ns();
+    let mut work = gateway.flush_pending(inbound);
+    if !stopping {
+        work += gateway.service_reads(now_ns, inbound);
+    }
+    let mut sink = DirectSink {
+        gateway,
+        error: None,
+    };
+    work += core.step(inbound_rx, &mut sink, CORE_BATCH_MAX, || clock.now_ns())?;
+    if let Some(error) = sink.error {
+        return Err(error);
+    }
+    work += gateway.service_writes(now_ns);
+    Ok(work)
+}
+
 /// Single-thread mode: core events go straight into the gateway.
-struct DirectSink<'a> {
-    gateway: &'a mut Gateway,
+struct DirectSink<'a, T: Transport> {
+    gateway: &'a mut Gateway<T>,
     error: Option<anyhow::Error>,
 }
 
-impl OutboundSink for DirectSink<'_> {
+impl<T: Transport> OutboundSink for DirectSink<'_, T> {
     fn push(&mut self, record: OutboundRecord) {
         if self.error.is_some() {
             return;

@@ -22,6 +22,7 @@ use peregrine_risk::Core;
 
 use super::gateway::Gateway;
 use super::records::{OutboundKind, OutboundRecord};
+use super::transport::Transport;
 
 /// A scratch core at or before `seq`: the newest usable snapshot, else a fresh core.
 fn scratch_core(dir: &Path, config: &CoreConfig, seq: u64) -> anyhow::Result<Core> {
@@ -47,7 +48,7 @@ pub fn regenerate(
     journal_dir: &Path,
     config: &CoreConfig,
     checkpoint_seq: u64,
-    gateway: &mut Gateway,
+    gateway: &mut Gateway<impl Transport>,
 ) -> anyhow::Result<u64> {
     let reader = JournalReader::open(journal_dir)
         .with_context(|| format!("cannot read journal {}", journal_dir.display()))?;
