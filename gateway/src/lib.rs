@@ -18,6 +18,8 @@
 
 pub mod client;
 pub mod fuzzing;
+#[allow(unsafe_code)] // raw AF_XDP rings, bpf() and DPDK FFI; every block has a SAFETY note
+pub mod frame;
 pub mod mapping;
 pub mod orders;
 pub mod ouch;
