@@ -13,6 +13,7 @@ mod cmd;
 mod config;
 mod node;
 mod render;
+mod sim;
 
 use std::process::ExitCode;
 
@@ -42,6 +43,8 @@ enum Command {
     Load(cmd::load::Args),
     /// Market-data feed tools (`feed tap`: watch the multicast feed).
     Feed(cmd::feed::Args),
+    /// Deterministic simulation of the whole node under seeded faults (`--ci`: many seeds).
+    Sim(cmd::sim::Args),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         Command::Client(args) => cmd::client::run(args),
         Command::Load(args) => cmd::load::run(args),
         Command::Feed(args) => cmd::feed::run(args),
+        Command::Sim(args) => cmd::sim::run(args),
     };
     match result {
         Ok(code) => code,

@@ -7,3 +7,4 @@ pub mod journal;
 pub mod load;
 pub mod replay;
 pub mod run;
+pub mod sim;

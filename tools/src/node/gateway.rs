@@ -293,7 +293,6 @@ impl<T: Transport> Gateway<T> {
     }
 
     /// The transport (the simulator drives its in-memory network through it).
-    #[allow(dead_code)] // The simulator's, landing after this.
     pub fn transport_mut(&mut self) -> &mut T {
         &mut self.transport
     }

@@ -69,7 +69,6 @@ pub trait Transport {
 
 /// The gateway's time source: Unix nanoseconds.
 #[derive(Clone, Debug, Default)]
-#[allow(dead_code)] // `Manual` is the simulator's (tools/src/sim), landing after this.
 pub enum Clock {
     /// `SystemTime::now()`.
     #[default]
@@ -78,7 +77,6 @@ pub enum Clock {
     Manual(Arc<AtomicU64>),
 }
 
-#[allow(dead_code)] // `manual` is the simulator's.
 impl Clock {
     /// A manual clock starting at `start_ns`, and the handle that advances it.
     pub fn manual(start_ns: u64) -> (Clock, Arc<AtomicU64>) {
