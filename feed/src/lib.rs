@@ -75,6 +75,7 @@
 #![deny(unsafe_code)]
 
 pub mod book;
+pub mod bypass;
 pub mod encoder;
 pub mod itch;
 pub mod moldudp64;
