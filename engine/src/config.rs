@@ -77,6 +77,11 @@ pub enum ConfigError {
     BadAccountStp(usize),
     ZeroCapacity,
     CapacityTooLarge,
+    /// The market rules do not have one entry per instrument.
+    MarketRuleCount,
+    /// The market rules of the instrument at this index are invalid (schedule out of order or
+    /// beyond one day, a phase a schedule cannot start, batch auctions without an interval).
+    BadMarketRules(usize),
 }
 
 impl core::fmt::Display for ConfigError {
@@ -98,6 +103,14 @@ impl core::fmt::Display for ConfigError {
             }
             ConfigError::ZeroCapacity => write!(f, "order and level capacity must be positive"),
             ConfigError::CapacityTooLarge => write!(f, "capacity above 2^30"),
+            ConfigError::MarketRuleCount => {
+                write!(f, "market rules must have one entry per instrument")
+            }
+            ConfigError::BadMarketRules(i) => write!(
+                f,
+                "instrument {i}: schedule must ascend within one day and start only pre-open, \
+                 opening, continuous, closing, batch (with an interval) or closed phases"
+            ),
         }
     }
 }

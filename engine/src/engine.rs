@@ -26,6 +26,7 @@ use crate::event::{
     Restated,
 };
 use crate::ladder::{Ladder, NIL};
+use crate::market::{MarketConfig, MarketRules, MarketSnapshot, NEVER_NS};
 use crate::order_index::OrderIndex;
 use crate::types::{
     AccountId, InstrumentId, MatchId, OrderId, OrderType, Price, Qty, SessionId, Side, StpMode,
@@ -58,6 +59,10 @@ struct Order {
     stp: StpMode,
     post_only: bool,
 }
+
+mod auction;
+
+use auction::MarketState;
 
 const _: () = assert!(core::mem::size_of::<Order>() == 64);
 const _: () = assert!(core::mem::align_of::<Order>() == 64);
@@ -120,8 +125,10 @@ struct SideBook {
 
 struct Book {
     rules: InstrumentConfig,
+    /// The trading phase.
     status: TradingStatus,
     sides: [SideBook; 2],
+    market: MarketState,
 }
 
 #[derive(Clone, Copy)]
@@ -191,6 +198,9 @@ pub enum RestoreError {
     Capacity,
     /// `trading_status` does not have one entry per instrument.
     StatusCount,
+    /// The market snapshot does not have one entry per instrument, or a phase that its
+    /// instrument's rules cannot reach (batch auctions without an interval).
+    Market,
 }
 
 impl core::fmt::Display for RestoreError {
@@ -200,6 +210,7 @@ impl core::fmt::Display for RestoreError {
             RestoreError::BadOrder(index) => write!(f, "snapshot order {index} is invalid"),
             RestoreError::Capacity => write!(f, "snapshot exceeds the configured capacity"),
             RestoreError::StatusCount => write!(f, "snapshot has a wrong instrument count"),
+            RestoreError::Market => write!(f, "market snapshot does not fit the market rules"),
         }
     }
 }
@@ -220,9 +231,16 @@ struct Taker {
     stp: StpMode,
     time_in_force: TimeInForce,
     post_only: bool,
+    /// Volatility band `[low, high]` this taker may trade in; `None` for no band.
+    band: Option<(Price, Price)>,
 }
 
 impl Taker {
+    fn within_band(&self, price: Price) -> bool {
+        self.band
+            .is_none_or(|(low, high)| price >= low && price <= high)
+    }
+
     fn accepts(&self, price: Price) -> bool {
         match (self.limit, self.side) {
             (None, _) => true,
@@ -245,6 +263,9 @@ enum MatchEnd {
     Done,
     /// Self-trade prevention cancelled the rest of the taker.
     StoppedBySelfTrade,
+    /// The next trade would print outside the volatility band: the taker has quantity left
+    /// and the instrument enters a volatility call.
+    Interrupted,
 }
 
 /// The matching engine. See the crate docs for the rules and the module docs for the layout.
@@ -261,12 +282,28 @@ pub struct Engine {
     accounts: Box<[AccountState]>,
     next_order_id: u64,
     next_match_id: u64,
+    /// Market rules per instrument (index = instrument id).
+    market_rules: Box<[MarketRules]>,
+    /// Latest sequencer time seen by `apply_at`.
+    now_ns: u64,
+    /// Earliest timer of any instrument (see `auction`).
+    next_deadline_ns: u64,
+    /// Some auction call's book changed since its last indicative event.
+    any_indicative_pending: bool,
 }
 
 impl Engine {
-    /// Builds an engine, taking all its memory now.
+    /// Builds an engine with continuous trading all day ([`MarketConfig::continuous`]),
+    /// taking all its memory now.
     pub fn new(config: EngineConfig) -> Result<Engine, ConfigError> {
+        let market = MarketConfig::continuous(config.instruments.len());
+        Engine::with_market(config, market)
+    }
+
+    /// Builds an engine with market rules (phases, auctions), taking all its memory now.
+    pub fn with_market(config: EngineConfig, market: MarketConfig) -> Result<Engine, ConfigError> {
         config.validate()?;
+        market.validate(config.instruments.len())?;
         let order_count = config.order_capacity as usize;
         let level_count = config.level_capacity as usize;
         let mut orders = vec![EMPTY_ORDER; order_count].into_boxed_slice();
@@ -288,9 +325,11 @@ impl Engine {
         let books = config
             .instruments
             .iter()
-            .map(|rules| Book {
+            .zip(&market.instruments)
+            .map(|(rules, market_rules)| Book {
                 rules: *rules,
-                status: TradingStatus::Trading,
+                status: market_rules.initial_phase(),
+                market: MarketState::new(market_rules),
                 sides: [
                     SideBook {
                         ladder: Ladder::new(rules.ladder_len()),
@@ -325,15 +364,30 @@ impl Engine {
             accounts,
             next_order_id: 1,
             next_match_id: 1,
+            next_deadline_ns: 0,
+            market_rules: market.instruments.into_boxed_slice(),
+            now_ns: 0,
+            any_indicative_pending: false,
         })
+    }
+
+    /// The market rules of every instrument.
+    pub fn market_rules(&self) -> &[MarketRules] {
+        &self.market_rules
     }
 
     pub fn config(&self) -> &EngineConfig {
         &self.config
     }
 
-    /// Applies one command; its events go to `sink` in the order the crate docs give.
+    /// Applies one command at the latest sequencer time seen (no timer fires; see
+    /// [`Engine::apply_at`]); its events go to `sink` in the order the crate docs give.
     pub fn apply(&mut self, command: &Command, sink: &mut impl EventSink) {
+        self.dispatch(command, sink);
+        self.publish_indicatives(sink);
+    }
+
+    fn dispatch(&mut self, command: &Command, sink: &mut impl EventSink) {
         match command {
             Command::NewOrder(order) => self.new_order(order, sink),
             Command::Cancel(cancel) => self.cancel(cancel, sink),
@@ -353,9 +407,14 @@ impl Engine {
                     self.cancel_orders(filter, CancelReason::KillSwitch, sink);
                 }
             }
+            Command::SetReferencePrice { instrument, price } => {
+                let book = self.books.get_mut(instrument.0 as usize);
+                if let Some(book) = book.filter(|_| price.0 > 0) {
+                    book.market.reference_price = *price;
+                }
+            }
             Command::SetRiskLimit(_)
             | Command::UnblockAccount { .. }
-            | Command::SetReferencePrice { .. }
             | Command::SessionLost { .. } => {}
         }
     }
@@ -407,7 +466,12 @@ impl Engine {
             stp,
             time_in_force: order.time_in_force,
             post_only: order.post_only,
+            band: self.volatility_band(order.instrument.0),
         };
+        if self.books[order.instrument.0 as usize].status.is_call() {
+            self.finish_taker(&mut taker, MatchEnd::Open, OrderId::NONE, sink);
+            return;
+        }
         let required = if order.time_in_force == TimeInForce::Fok {
             order.qty.0
         } else {
@@ -424,6 +488,9 @@ impl Engine {
                 "a fill-or-kill order passed its check but did not fill"
             );
         }
+        if end == MatchEnd::Interrupted {
+            self.interrupt(taker.instrument, sink);
+        }
         self.finish_taker(&mut taker, end, OrderId::NONE, sink);
     }
 
@@ -433,9 +500,7 @@ impl Engine {
         let book = book.ok_or(RejectReason::UnknownInstrument)?;
         let account = self.accounts.get(order.account.0 as usize);
         let account = account.ok_or(RejectReason::UnknownAccount)?;
-        if book.status == TradingStatus::Halted {
-            return Err(RejectReason::InstrumentHalted);
-        }
+        check_phase(book.status)?;
         check_qty(&book.rules, order.qty)?;
         let is_market = order.order_type == OrderType::Market;
         if is_market {
@@ -449,6 +514,13 @@ impl Engine {
         let lot = book.rules.lot_size.0;
         if order.min_qty > order.qty || !order.min_qty.0.is_multiple_of(lot) {
             return Err(RejectReason::InvalidMinQty);
+        }
+        let plain_limit = !is_market
+            && !order.time_in_force.is_immediate()
+            && order.min_qty.0 == 0
+            && !order.post_only;
+        if book.status.is_call() && !plain_limit {
+            return Err(RejectReason::NotAllowedInPhase);
         }
         let limit = if is_market { None } else { Some(order.price) };
         if order.post_only && self.would_take(order.instrument.0, order.side, limit) {
@@ -500,7 +572,7 @@ impl Engine {
         let mut level = self.best_level(taker.instrument, taker.side.opposite());
         while let Some(level_index) = level {
             let level_ref = &self.levels[level_index as usize];
-            if !taker.accepts(level_ref.price) {
+            if !taker.accepts(level_ref.price) || !taker.within_band(level_ref.price) {
                 break;
             }
             let mut full: u64 = 0;
@@ -538,6 +610,9 @@ impl Engine {
             let level = &self.levels[level as usize];
             if !taker.accepts(level.price) {
                 return MatchEnd::Open;
+            }
+            if !taker.within_band(level.price) {
+                return MatchEnd::Interrupted;
             }
             let maker_slot = level.head;
             let maker = self.orders[maker_slot as usize];
@@ -584,6 +659,9 @@ impl Engine {
         level.leaves_qty -= u64::from(qty);
         let match_id = MatchId(self.next_match_id);
         self.next_match_id += 1;
+        self.books[maker.instrument as usize]
+            .market
+            .last_trade_price = maker.price;
         sink.push(Event::Executed(Executed {
             match_id,
             instrument: InstrumentId(maker.instrument),
@@ -672,6 +750,7 @@ impl Engine {
         let level = &mut self.levels[order.level as usize];
         level.leaves_qty -= u64::from(cut);
         level.displayed_qty -= u64::from(display_cut);
+        self.mark_changed(order.instrument);
         sink.push(cancelled(&order, cut, reason));
         let instrument = InstrumentId(order.instrument);
         if order.leaves == 0 {
@@ -728,7 +807,8 @@ impl Engine {
         sink: &mut impl EventSink,
     ) {
         let instrument = InstrumentId(taker.instrument);
-        if taker.remaining > 0 && end == MatchEnd::Open && !taker.may_rest() {
+        let open = end == MatchEnd::Open || end == MatchEnd::Interrupted;
+        if taker.remaining > 0 && open && !taker.may_rest() {
             let price = taker.limit.unwrap_or(Price(0));
             self.cancel_taker(taker, price, CancelReason::ImmediateOrCancel, sink);
         }
@@ -877,9 +957,7 @@ impl Engine {
         let instrument = InstrumentId(order.instrument);
         let book = &self.books[order.instrument as usize];
         let fail = |reason| (instrument, reason);
-        if book.status == TradingStatus::Halted {
-            return Err(fail(RejectReason::InstrumentHalted));
-        }
+        check_phase(book.status).map_err(fail)?;
         check_qty(&book.rules, replace.qty).map_err(fail)?;
         check_price(&book.rules, replace.price).map_err(fail)?;
         check_display(&book.rules, replace.qty, replace.display_qty).map_err(fail)?;
@@ -891,7 +969,11 @@ impl Engine {
         if same_price && peak == order.peak && replace.qty.0 < order.leaves {
             return Ok((slot, true));
         }
-        if order.post_only && self.would_take(order.instrument, order.side, Some(replace.price)) {
+        let in_call = book.status.is_call();
+        if !in_call
+            && order.post_only
+            && self.would_take(order.instrument, order.side, Some(replace.price))
+        {
             return Err(fail(RejectReason::PostOnlyWouldTake));
         }
         let level_missing = !self.level_exists(order.instrument, order.side, replace.price);
@@ -915,6 +997,7 @@ impl Engine {
         let level = &mut self.levels[order.level as usize];
         level.leaves_qty -= u64::from(cut);
         level.displayed_qty -= u64::from(display_cut);
+        self.mark_changed(order.instrument);
         sink.push(Event::Replaced(Replaced {
             old_order: order.id,
             new_order: order.id,
@@ -967,8 +1050,16 @@ impl Engine {
             stp: old.stp,
             time_in_force: old.time_in_force,
             post_only: old.post_only,
+            band: self.volatility_band(old.instrument),
         };
-        let end = self.match_taker(&mut taker, sink);
+        let end = if self.books[old.instrument as usize].status.is_call() {
+            MatchEnd::Open
+        } else {
+            self.match_taker(&mut taker, sink)
+        };
+        if end == MatchEnd::Interrupted {
+            self.interrupt(taker.instrument, sink);
+        }
         self.finish_taker(&mut taker, end, old.id, sink);
     }
 
@@ -1091,7 +1182,7 @@ impl Engine {
         status: TradingStatus,
         sink: &mut impl EventSink,
     ) {
-        let Some(book) = self.books.get_mut(instrument.0 as usize) else {
+        if instrument.0 as usize >= self.books.len() {
             sink.push(Event::Rejected(Rejected {
                 account: AccountId(0),
                 session: SessionId(0),
@@ -1102,9 +1193,18 @@ impl Engine {
                 reason: RejectReason::UnknownInstrument,
             }));
             return;
-        };
-        book.status = status;
-        sink.push(Event::TradingStatus { instrument, status });
+        }
+        if let Err(reason) = self.admin_phase(instrument.0, status, sink) {
+            sink.push(Event::Rejected(Rejected {
+                account: AccountId(0),
+                session: SessionId(0),
+                client_ref: 0,
+                instrument,
+                order: OrderId::NONE,
+                command: CommandKind::SetTradingStatus,
+                reason,
+            }));
+        }
     }
 
     fn end_of_day(&mut self, sink: &mut impl EventSink) {
@@ -1283,6 +1383,7 @@ impl Engine {
         self.index.insert(order.id, slot);
         self.link_to_account_back(slot);
         self.resting += 1;
+        self.mark_changed(order.instrument);
         slot
     }
 
@@ -1323,6 +1424,7 @@ impl Engine {
             self.orders[order.account_next as usize].account_prev = order.account_prev;
         }
         self.index.remove(order.id);
+        self.mark_changed(order.instrument);
         self.orders[slot as usize] = Order {
             next: self.order_free,
             ..EMPTY_ORDER
@@ -1486,6 +1588,50 @@ impl Engine {
             "account lists disagree with the books"
         );
         assert!(self.next_order_id > 0 && self.next_match_id > 0);
+        self.verify_market();
+    }
+
+    /// Market invariants: continuous books never cross; timers and indicative flags agree.
+    fn verify_market(&self) {
+        for (instrument, book) in self.books.iter().enumerate() {
+            let instrument = InstrumentId(instrument as u32);
+            if book.status == TradingStatus::Trading {
+                let bid = self.best_price(instrument, Side::Buy);
+                let ask = self.best_price(instrument, Side::Sell);
+                if let (Some(bid), Some(ask)) = (bid, ask) {
+                    assert!(bid < ask, "a continuous book crosses");
+                }
+            }
+            if book.market.indicative_pending {
+                assert!(self.any_indicative_pending, "stale indicative flag");
+            }
+        }
+        let earliest = self
+            .books
+            .iter()
+            .map(|book| {
+                let timed = matches!(
+                    book.status,
+                    TradingStatus::ResumeAuction | TradingStatus::VolatilityAuction
+                );
+                let call = if timed {
+                    book.market.call_end_ns
+                } else {
+                    NEVER_NS
+                };
+                let batch = if book.status == TradingStatus::BatchAuction {
+                    book.market.batch_end_ns
+                } else {
+                    NEVER_NS
+                };
+                book.market.schedule_next_ns.min(call).min(batch)
+            })
+            .min()
+            .unwrap_or(NEVER_NS);
+        assert!(
+            self.next_deadline_ns <= earliest,
+            "a timer after the deadline"
+        );
     }
 
     /// Checks one level and its queue; returns its order count.
@@ -1568,14 +1714,61 @@ impl Engine {
         }
     }
 
-    /// Rebuilds an engine from a snapshot taken with the same configuration. The result behaves
-    /// exactly as the engine the snapshot was taken from. Every field is judged: a snapshot read
-    /// from disk is input.
+    /// The market state (clock, timers, reference prices) as plain data; with
+    /// [`Engine::snapshot`] it is the whole state. Allocates: call it off the hot path.
+    pub fn market_snapshot(&self) -> MarketSnapshot {
+        MarketSnapshot {
+            now_ns: self.now_ns,
+            instruments: self.books.iter().map(|book| book.market.view()).collect(),
+        }
+    }
+
+    /// Rebuilds an engine with market rules from both snapshots, taken with the same
+    /// configuration and rules. The result behaves exactly as the engine they were taken from.
+    pub fn restore_with_market(
+        config: EngineConfig,
+        market: MarketConfig,
+        snapshot: &EngineSnapshot,
+        market_snapshot: &MarketSnapshot,
+    ) -> Result<Engine, RestoreError> {
+        let engine = Engine::with_market(config, market).map_err(RestoreError::Config)?;
+        let mut engine = engine.restore_into(snapshot)?;
+        if market_snapshot.instruments.len() != engine.books.len() {
+            return Err(RestoreError::Market);
+        }
+        for (book, view) in engine.books.iter_mut().zip(&market_snapshot.instruments) {
+            book.market = MarketState::from_view(view);
+            engine.any_indicative_pending |= view.indicative_pending;
+        }
+        engine.now_ns = market_snapshot.now_ns;
+        engine.next_deadline_ns = 0;
+        Ok(engine)
+    }
+
+    /// Rebuilds an engine from a snapshot taken with the same configuration (continuous
+    /// market rules; timers start afresh). The result behaves exactly as the engine the
+    /// snapshot was taken from. Every field is judged: a snapshot read from disk is input.
     pub fn restore(
         config: EngineConfig,
         snapshot: &EngineSnapshot,
     ) -> Result<Engine, RestoreError> {
-        let mut engine = Engine::new(config).map_err(RestoreError::Config)?;
+        let engine = Engine::new(config).map_err(RestoreError::Config)?;
+        engine.restore_into(snapshot)
+    }
+
+    /// Restores the books into a fresh engine (its market state stays the initial one).
+    fn restore_into(self, snapshot: &EngineSnapshot) -> Result<Engine, RestoreError> {
+        let mut engine = self;
+        let reachable = snapshot
+            .trading_status
+            .iter()
+            .zip(engine.market_rules.iter())
+            .all(|(status, rules)| {
+                *status != TradingStatus::BatchAuction || rules.batch_interval_ns > 0
+            });
+        if !reachable {
+            return Err(RestoreError::Market);
+        }
         if snapshot.trading_status.len() != engine.books.len() {
             return Err(RestoreError::StatusCount);
         }
@@ -1598,6 +1791,11 @@ impl Engine {
             previous = Some(*view);
         }
         engine.relink_accounts();
+        // Inserting orders marked call books as changed; the original published already.
+        for book in engine.books.iter_mut() {
+            book.market.indicative_pending = false;
+        }
+        engine.any_indicative_pending = false;
         Ok(engine)
     }
 
@@ -1693,6 +1891,15 @@ fn display_size(peak: u32, qty: u32) -> u32 {
         qty
     } else {
         peak
+    }
+}
+
+/// Whether the phase takes new orders and replaces.
+fn check_phase(status: TradingStatus) -> Result<(), RejectReason> {
+    match status {
+        TradingStatus::Halted => Err(RejectReason::InstrumentHalted),
+        TradingStatus::Closed => Err(RejectReason::InstrumentClosed),
+        _ => Ok(()),
     }
 }
 

@@ -3,14 +3,16 @@
 //! Two families share one stream, in the order they happened:
 //! - member events (`Accepted`, `Rejected`, `Executed`, `Cancelled`, `Replaced`, `Restated`,
 //!   `MassCancelled`, `ControlAck`) that the gateway routes to the owning session, and
-//! - book-change events (`BookAdd`, `BookReduce`, `BookDelete`, `BookReplace`, plus `Executed`
-//!   and `TradingStatus`) from which a feed writes ITCH without looking into the book.
+//! - book-change events (`BookAdd`, `BookReduce`, `BookDelete`, `BookReplace`, plus `Executed`,
+//!   `AuctionFill` and `TradingStatus`) from which a feed writes ITCH without looking into the
+//!   book, and the market-wide auction events (`AuctionUncrossed`, `AuctionIndicative`).
 //!
 //! # Invariants
 //! - `Event` is `Copy`, fixed-size and holds no pointer. Its byte layout is in [`crate::record`].
 //! - Feed consistency: applying the book-change events in order to an order-by-order book
 //!   (add by id, execute the maker's displayed quantity, reduce, delete, replace) gives exactly
-//!   the engine's displayed book. An `Executed` always consumes displayed quantity of the maker.
+//!   the engine's displayed book. An `Executed` always consumes displayed quantity of the maker;
+//!   an `AuctionFill` consumes displayed quantity of its own order.
 //!   A fully executed or deleted order leaves that book; an iceberg whose display is refreshed
 //!   re-enters it with a `BookAdd` under the same order id, behind the level's other orders.
 
@@ -57,6 +59,14 @@ coded_enum! {
         ReplaceNoChange = 17,
         /// A mass cancel by a member must name its own account.
         InvalidMassCancel = 18,
+        /// The instrument is closed (no order entry).
+        InstrumentClosed = 19,
+        /// The order type is not allowed in the instrument's phase: in a call, only limit DAY or
+        /// GTC orders without a minimum quantity and not post-only are accepted.
+        NotAllowedInPhase = 20,
+        /// An admin phase change the instrument's market rules do not allow (batch auction
+        /// without a batch interval).
+        InvalidTradingStatus = 21,
         // Risk reasons.
         RiskMaxOrderQty = 32,
         RiskMaxOrderNotional = 33,
@@ -258,6 +268,72 @@ pub struct BookReplace {
     pub display_qty: Qty,
 }
 
+coded_enum! {
+    /// Which side has more quantity than the other at an indicative auction price.
+    ImbalanceSide {
+        /// More buy than sell quantity at the indicative price.
+        Buy = b'B',
+        /// More sell than buy quantity.
+        Sell = b'S',
+        /// Both sides balance exactly.
+        Balanced = b'N',
+        /// The book does not cross: no indicative price (price and quantities are 0).
+        NoCross = b'O',
+    }
+}
+
+/// One side of one auction trade: both orders of a trade rest on the book, so an uncross
+/// reports each side as its own event (buy side first), under one `match_id`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuctionFill {
+    pub match_id: MatchId,
+    pub instrument: InstrumentId,
+    /// The uncross price (the same for every fill of one uncross).
+    pub price: Price,
+    pub qty: Qty,
+    pub side: Side,
+    pub order: OrderId,
+    pub account: AccountId,
+    pub session: SessionId,
+    /// The order's own limit price (risk releases open notional at it).
+    pub order_price: Price,
+    /// The order's open quantity after this fill, reserve included.
+    pub leaves: Qty,
+    /// The order on the other side of this trade.
+    pub contra_order: OrderId,
+    /// The phase whose call the uncross ended.
+    pub phase: TradingStatus,
+}
+
+/// An uncross finished: `qty` shares traded at `price`, after the uncross's `AuctionFill`s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuctionUncrossed {
+    /// A match id of its own (after those of the fills).
+    pub match_id: MatchId,
+    pub instrument: InstrumentId,
+    pub price: Price,
+    /// Shares traded (each counted once, not per side).
+    pub qty: u64,
+    /// The phase whose call this uncross ended.
+    pub phase: TradingStatus,
+}
+
+/// The price and quantities an uncross would give now, published during an auction call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuctionIndicative {
+    pub instrument: InstrumentId,
+    pub phase: TradingStatus,
+    /// Indicative uncross price; `Price(0)` when the book does not cross.
+    pub price: Price,
+    /// Shares that would trade at `price`.
+    pub paired_qty: u64,
+    /// Shares of the larger side left unmatched at `price`.
+    pub imbalance_qty: u64,
+    pub imbalance_side: ImbalanceSide,
+    /// The reference the uncross tie-break uses (last trade or set reference), 0 if none.
+    pub reference_price: Price,
+}
+
 /// The output record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -277,6 +353,12 @@ pub enum Event {
     BookReduce(BookReduce),
     BookDelete(BookDelete),
     BookReplace(BookReplace),
+    /// One side of an auction trade.
+    AuctionFill(AuctionFill),
+    /// An uncross's summary (the market's cross trade).
+    AuctionUncrossed(AuctionUncrossed),
+    /// Indicative price and imbalance during an auction call.
+    AuctionIndicative(AuctionIndicative),
 }
 
 coded_enum! {
@@ -295,6 +377,9 @@ coded_enum! {
         BookReduce = 11,
         BookDelete = 12,
         BookReplace = 13,
+        AuctionFill = 14,
+        AuctionUncrossed = 15,
+        AuctionIndicative = 16,
     }
 }
 
@@ -314,6 +399,9 @@ impl Event {
             Event::BookReduce(_) => EventKind::BookReduce,
             Event::BookDelete(_) => EventKind::BookDelete,
             Event::BookReplace(_) => EventKind::BookReplace,
+            Event::AuctionFill(_) => EventKind::AuctionFill,
+            Event::AuctionUncrossed(_) => EventKind::AuctionUncrossed,
+            Event::AuctionIndicative(_) => EventKind::AuctionIndicative,
         }
     }
 }

@@ -122,8 +122,10 @@
 pub mod command;
 pub mod config;
 pub mod event;
+pub mod market;
 pub mod record;
 pub mod types;
+pub mod uncross;
 
 pub use command::{
     CancelOrder, Command, CommandKind, MassCancel, NewOrder, ReduceOrder, ReplaceOrder, RiskLimit,
@@ -131,10 +133,11 @@ pub use command::{
 };
 pub use config::{AccountConfig, ConfigError, EngineConfig, InstrumentConfig};
 pub use event::{
-    Accepted, BookAdd, BookDelete, BookReduce, BookReplace, CancelReason, Cancelled, ControlAck,
-    Event, EventKind, EventSink, Executed, MassCancelled, RejectReason, Rejected, Replaced,
-    RestateReason, Restated,
+    Accepted, AuctionFill, AuctionIndicative, AuctionUncrossed, BookAdd, BookDelete, BookReduce,
+    BookReplace, CancelReason, Cancelled, ControlAck, Event, EventKind, EventSink, Executed,
+    ImbalanceSide, MassCancelled, RejectReason, Rejected, Replaced, RestateReason, Restated,
 };
+pub use market::{MarketConfig, MarketRules, MarketSnapshot, MarketStateView, ScheduleEntry};
 pub use types::{
     AccountId, InstrumentId, MatchId, OrderId, OrderType, Price, Qty, SessionId, Side, StpMode,
     TimeInForce, TradingStatus,

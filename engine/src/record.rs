@@ -16,9 +16,9 @@ use crate::command::{
     SetRiskLimit,
 };
 use crate::event::{
-    Accepted, BookAdd, BookDelete, BookReduce, BookReplace, CancelReason, Cancelled, ControlAck,
-    Event, EventKind, Executed, MassCancelled, RejectReason, Rejected, Replaced, RestateReason,
-    Restated,
+    Accepted, AuctionFill, AuctionIndicative, AuctionUncrossed, BookAdd, BookDelete, BookReduce,
+    BookReplace, CancelReason, Cancelled, ControlAck, Event, EventKind, Executed, ImbalanceSide,
+    MassCancelled, RejectReason, Rejected, Replaced, RestateReason, Restated,
 };
 use crate::types::{
     AccountId, InstrumentId, MatchId, OrderId, OrderType, Price, Qty, SessionId, Side, StpMode,
@@ -413,6 +413,36 @@ pub fn encode_event(event: &Event, out: &mut [u8; EVENT_BYTES]) {
             w.i64(b.price.0);
             w.u32(b.display_qty.0);
         }
+        Event::AuctionFill(f) => {
+            w.u64(f.match_id.0);
+            w.u32(f.instrument.0);
+            w.i64(f.price.0);
+            w.u32(f.qty.0);
+            w.u8(f.side.code());
+            w.u64(f.order.0);
+            w.u32(f.account.0);
+            w.u32(f.session.0);
+            w.i64(f.order_price.0);
+            w.u32(f.leaves.0);
+            w.u64(f.contra_order.0);
+            w.u8(f.phase.code());
+        }
+        Event::AuctionUncrossed(u) => {
+            w.u64(u.match_id.0);
+            w.u32(u.instrument.0);
+            w.i64(u.price.0);
+            w.u64(u.qty);
+            w.u8(u.phase.code());
+        }
+        Event::AuctionIndicative(i) => {
+            w.u32(i.instrument.0);
+            w.u8(i.phase.code());
+            w.i64(i.price.0);
+            w.u64(i.paired_qty);
+            w.u64(i.imbalance_qty);
+            w.u8(i.imbalance_side.code());
+            w.i64(i.reference_price.0);
+        }
     }
     debug_assert!(w.offset <= EVENT_BYTES);
 }
@@ -539,6 +569,36 @@ pub fn decode_event(bytes: &[u8]) -> Result<Event, RecordError> {
             instrument: InstrumentId(r.u32()),
             price: Price(r.i64()),
             display_qty: Qty(r.u32()),
+        }),
+        EventKind::AuctionFill => Event::AuctionFill(AuctionFill {
+            match_id: MatchId(r.u64()),
+            instrument: InstrumentId(r.u32()),
+            price: Price(r.i64()),
+            qty: Qty(r.u32()),
+            side: r.code(Side::from_code)?,
+            order: OrderId(r.u64()),
+            account: AccountId(r.u32()),
+            session: SessionId(r.u32()),
+            order_price: Price(r.i64()),
+            leaves: Qty(r.u32()),
+            contra_order: OrderId(r.u64()),
+            phase: r.code(TradingStatus::from_code)?,
+        }),
+        EventKind::AuctionUncrossed => Event::AuctionUncrossed(AuctionUncrossed {
+            match_id: MatchId(r.u64()),
+            instrument: InstrumentId(r.u32()),
+            price: Price(r.i64()),
+            qty: r.u64(),
+            phase: r.code(TradingStatus::from_code)?,
+        }),
+        EventKind::AuctionIndicative => Event::AuctionIndicative(AuctionIndicative {
+            instrument: InstrumentId(r.u32()),
+            phase: r.code(TradingStatus::from_code)?,
+            price: Price(r.i64()),
+            paired_qty: r.u64(),
+            imbalance_qty: r.u64(),
+            imbalance_side: r.code(ImbalanceSide::from_code)?,
+            reference_price: Price(r.i64()),
         }),
     };
     Ok(event)
@@ -680,10 +740,73 @@ mod tests {
             },
         ];
         assert_eq!(commands.len(), CommandKind::ALL.len());
+        for &status in TradingStatus::ALL {
+            let command = Command::SetTradingStatus {
+                instrument: InstrumentId(u32::MAX),
+                status,
+            };
+            let mut bytes = [0xa5u8; COMMAND_BYTES];
+            encode_command(&command, &mut bytes);
+            assert_eq!(decode_command(&bytes), Ok(command));
+        }
         for command in commands {
             let mut bytes = [0xa5u8; COMMAND_BYTES];
             encode_command(&command, &mut bytes);
             assert_eq!(decode_command(&bytes), Ok(command));
         }
+    }
+
+    #[test]
+    fn auction_events_round_trip_and_bad_codes_are_errors() {
+        let fill = AuctionFill {
+            match_id: MatchId(u64::MAX),
+            instrument: InstrumentId(u32::MAX),
+            price: Price(i64::MIN),
+            qty: Qty(u32::MAX),
+            side: Side::Sell,
+            order: OrderId(7),
+            account: AccountId(8),
+            session: SessionId(9),
+            order_price: Price(i64::MAX),
+            leaves: Qty(3),
+            contra_order: OrderId(u64::MAX),
+            phase: TradingStatus::BatchAuction,
+        };
+        let mut events = vec![Event::AuctionFill(fill)];
+        for &phase in TradingStatus::ALL {
+            events.push(Event::AuctionUncrossed(AuctionUncrossed {
+                match_id: MatchId(1),
+                instrument: InstrumentId(2),
+                price: Price(3),
+                qty: u64::MAX,
+                phase,
+            }));
+            events.push(Event::TradingStatus {
+                instrument: InstrumentId(4),
+                status: phase,
+            });
+        }
+        for &imbalance_side in ImbalanceSide::ALL {
+            events.push(Event::AuctionIndicative(AuctionIndicative {
+                instrument: InstrumentId(5),
+                phase: TradingStatus::ClosingAuction,
+                price: Price(-1),
+                paired_qty: u64::MAX,
+                imbalance_qty: 6,
+                imbalance_side,
+                reference_price: Price(i64::MAX),
+            }));
+        }
+        for event in events {
+            let mut bytes = [0xa5u8; EVENT_BYTES];
+            encode_event(&event, &mut bytes);
+            assert_eq!(decode_event(&bytes), Ok(event));
+        }
+        let mut bytes = [0u8; EVENT_BYTES];
+        encode_event(&Event::AuctionFill(fill), &mut bytes);
+        // Byte 25 is the side code: kind 1 + match 8 + instrument 4 + price 8 + qty 4.
+        assert_eq!(bytes[25], b'S');
+        bytes[25] = b'?';
+        assert_eq!(decode_event(&bytes), Err(RecordError::BadCode(25)));
     }
 }

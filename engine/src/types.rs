@@ -189,12 +189,56 @@ coded_enum! {
 }
 
 coded_enum! {
-    /// Whether an instrument accepts new orders.
+    /// An instrument's trading phase: whether it accepts orders and how it matches them. The
+    /// phase rules (what each allows, when the book uncrosses) are in the crate docs.
     TradingStatus {
-        /// Continuous matching.
+        /// Continuous matching (the default phase, all day, without a schedule).
         Trading = b'T',
-        /// New orders, replaces and reduces are rejected; cancels are allowed.
+        /// New orders and replaces are rejected; cancels and reduces are allowed.
         Halted = b'H',
+        /// Order entry without matching and without indicative prices; no uncross on leaving
+        /// (except into continuous trading).
+        PreOpen = b'P',
+        /// Opening call: orders rest without matching, indicative prices are published, the book
+        /// uncrosses when the phase ends.
+        OpeningAuction = b'O',
+        /// Closing call, like the opening call.
+        ClosingAuction = b'E',
+        /// The short call that resumes a halted instrument; ends after the configured duration.
+        ResumeAuction = b'R',
+        /// The short call a volatility interruption starts; ends after the configured duration.
+        VolatilityAuction = b'V',
+        /// Frequent batch auctions: orders are collected and the book uncrosses at every
+        /// boundary of the configured interval of sequencer time.
+        BatchAuction = b'B',
+        /// No order entry; cancels and reduces are allowed.
+        Closed = b'C',
+    }
+}
+
+impl TradingStatus {
+    /// Orders rest without matching on arrival (every phase but continuous, halted, closed).
+    pub const fn is_call(self) -> bool {
+        match self {
+            TradingStatus::PreOpen
+            | TradingStatus::OpeningAuction
+            | TradingStatus::ClosingAuction
+            | TradingStatus::ResumeAuction
+            | TradingStatus::VolatilityAuction
+            | TradingStatus::BatchAuction => true,
+            TradingStatus::Trading | TradingStatus::Halted | TradingStatus::Closed => false,
+        }
+    }
+
+    /// A call that ends in an uncross and publishes indicative prices (every call but
+    /// pre-open).
+    pub const fn is_auction(self) -> bool {
+        self.is_call() && !matches!(self, TradingStatus::PreOpen)
+    }
+
+    /// New orders and replaces are accepted.
+    pub const fn accepts_orders(self) -> bool {
+        !matches!(self, TradingStatus::Halted | TradingStatus::Closed)
     }
 }
 

@@ -1,8 +1,11 @@
 //! Same input, same output, byte for byte; and the record layouts round-trip.
 //!
-//! Method: a command stream (realistic flow from `reference::flow` with halts, resumes, end of
-//! day, mass cancels and invalid commands mixed in) is generated once, then applied to two
-//! fresh engines; the `EventDigest`s and the encoded bytes of every event must be identical.
+//! Method: a sequenced command stream (realistic flow from `reference::flow` with halts,
+//! resumes, phase changes, end of day, mass cancels and invalid commands mixed in, stamped with
+//! sequencer time across market rules that make every phase happen: a day schedule, a
+//! volatility band, resume calls, batch auctions) is generated once, then applied to two fresh
+//! engines; the `EventDigest`s and the encoded bytes of every event must be identical, and a
+//! third run restored from both snapshots halfway must give the same digest.
 //! Every event the engines emit must decode back to itself, and proptest checks that arbitrary
 //! commands and events (any field values the types allow) round-trip through their records and
 //! that encoding writes every byte of the record.
@@ -10,28 +13,68 @@
 mod reference;
 
 use peregrine_engine::command::RiskLimit;
+use peregrine_engine::market::NS_PER_DAY;
 use peregrine_engine::record::{
     decode_command, decode_event, encode_command, encode_event, EventDigest, COMMAND_BYTES,
     EVENT_BYTES,
 };
 use peregrine_engine::{
-    Accepted, AccountId, BookAdd, BookDelete, BookReduce, BookReplace, CancelOrder, CancelReason,
-    Cancelled, Command, CommandKind, ControlAck, Engine, Event, Executed, InstrumentId, MassCancel,
+    Accepted, AccountId, AuctionFill, AuctionIndicative, AuctionUncrossed, BookAdd, BookDelete,
+    BookReduce, BookReplace, CancelOrder, CancelReason, Cancelled, Command, CommandKind,
+    ControlAck, Engine, Event, Executed, ImbalanceSide, InstrumentId, MarketConfig, MassCancel,
     MassCancelled, MatchId, NewOrder, OrderId, OrderType, Price, Qty, ReduceOrder, RejectReason,
-    Rejected, ReplaceOrder, Replaced, RestateReason, Restated, SessionId, SetRiskLimit, Side,
-    StpMode, TimeInForce, TradingStatus,
+    Rejected, ReplaceOrder, Replaced, RestateReason, Restated, ScheduleEntry, Sequenced, SessionId,
+    SetRiskLimit, Side, StpMode, TimeInForce, TradingStatus,
 };
 use proptest::prelude::*;
 use reference::flow::{flow_config, FlowGen, XorShift, FLOW_ACCOUNTS, FLOW_INSTRUMENTS};
 
 const STREAM_LEN: usize = 100_000;
 const BATCH_LEN: usize = 1_000;
+const SECOND_NS: u64 = 1_000_000_000;
+/// The stream starts at 09:59:58.5 UTC of day 20,000 after the epoch.
+const START_NS: u64 = 20_000 * NS_PER_DAY + (10 * 3_600 - 2) * SECOND_NS + SECOND_NS / 2;
+
+/// Market rules that make every phase happen within the stream's few seconds: instrument 0
+/// has a day schedule (pre-open, opening call, continuous, closing call, closed), instrument 1
+/// a tight volatility band and a resume call, instrument 2 batch auctions of 20 ms, instrument
+/// 3 stays continuous with a resume call.
+fn market_config() -> MarketConfig {
+    let at = |second_of_day: u64, phase| ScheduleEntry {
+        time_of_day_ns: second_of_day * SECOND_NS,
+        phase,
+    };
+    let ten = 10 * 3_600;
+    let mut market = MarketConfig::continuous(FLOW_INSTRUMENTS as usize);
+    market.instruments[0].schedule = vec![
+        at(ten - 1, TradingStatus::PreOpen),
+        at(ten, TradingStatus::OpeningAuction),
+        at(ten + 1, TradingStatus::Trading),
+        at(ten + 3, TradingStatus::ClosingAuction),
+        at(ten + 4, TradingStatus::Closed),
+    ];
+    market.instruments[0].indicative_interval_ns = SECOND_NS / 10;
+    market.instruments[1].volatility_band_bps = 150;
+    market.instruments[1].volatility_call_ns = SECOND_NS / 20;
+    market.instruments[1].resume_call_ns = SECOND_NS / 50;
+    market.instruments[2].batch_interval_ns = SECOND_NS / 50;
+    market.instruments[3].resume_call_ns = SECOND_NS / 100;
+    market
+}
+
+fn new_engine() -> Engine {
+    Engine::with_market(flow_config(), market_config()).expect("valid config")
+}
+
+fn pick_one<T>(rng: &mut XorShift, all: &'static [T]) -> &'static T {
+    &all[rng.below(all.len() as u64) as usize]
+}
 
 /// An admin or odd command now and then, chosen by `rng`.
 fn admin_command(rng: &mut XorShift) -> Command {
     let instrument = InstrumentId(rng.below_u32(FLOW_INSTRUMENTS + 1));
     let account = AccountId(rng.below_u32(FLOW_ACCOUNTS + 1));
-    match rng.below(8) {
+    match rng.below(10) {
         0 => Command::SetTradingStatus {
             instrument,
             status: TradingStatus::Halted,
@@ -54,6 +97,14 @@ fn admin_command(rng: &mut XorShift) -> Command {
             client_ref: 0,
             order: OrderId(rng.next_u64()),
         }),
+        7 => Command::SetTradingStatus {
+            instrument,
+            status: *pick_one(rng, TradingStatus::ALL),
+        },
+        8 => Command::SetReferencePrice {
+            instrument,
+            price: Price(200_000),
+        },
         _ => Command::SessionLost {
             account,
             session: SessionId(3),
@@ -62,14 +113,16 @@ fn admin_command(rng: &mut XorShift) -> Command {
 }
 
 /// Generates the stream against a scratch engine (so that cancels and replaces name live
-/// orders), with about one admin command in 200.
-fn generate_stream(seed: u64) -> Vec<Command> {
-    let mut scratch = Engine::new(flow_config()).expect("valid config");
+/// orders), with about one admin command in 200 and 0 to 100 µs of sequencer time between
+/// commands (about five seconds in all).
+fn generate_stream(seed: u64) -> Vec<Sequenced> {
+    let mut scratch = new_engine();
     let mut flow = FlowGen::new(seed, 2_000);
     let mut rng = XorShift::new(seed ^ 0x9e37_79b9_7f4a_7c15);
     let mut batch = Vec::with_capacity(BATCH_LEN);
     let mut stream = Vec::with_capacity(STREAM_LEN);
     let mut ignored = Vec::new();
+    let mut timestamp_ns = START_NS;
     while stream.len() < STREAM_LEN {
         flow.refresh(
             |id| scratch.order(id),
@@ -83,23 +136,30 @@ fn generate_stream(seed: u64) -> Vec<Command> {
             } else {
                 *command
             };
+            timestamp_ns += rng.below(100_000);
             ignored.clear();
-            scratch.apply(&command, &mut ignored);
-            stream.push(command);
+            scratch.apply_at(timestamp_ns, &command, &mut ignored);
+            stream.push(Sequenced {
+                seq: stream.len() as u64 + 1,
+                timestamp_ns,
+                command,
+            });
         }
     }
     stream
 }
 
-/// Runs `stream` into a fresh engine: its digest and every event's record bytes.
-fn run(stream: &[Command]) -> (EventDigest, Vec<[u8; EVENT_BYTES]>) {
-    let mut engine = Engine::new(flow_config()).expect("valid config");
-    let mut digest = EventDigest::default();
-    let mut records = Vec::new();
+/// Applies `stream` to `engine`, folding every event into `digest` and `records`.
+fn feed(
+    engine: &mut Engine,
+    stream: &[Sequenced],
+    digest: &mut EventDigest,
+    records: &mut Vec<[u8; EVENT_BYTES]>,
+) {
     let mut events = Vec::new();
-    for command in stream {
+    for input in stream {
         events.clear();
-        engine.apply(command, &mut events);
+        engine.apply_at(input.timestamp_ns, &input.command, &mut events);
         for event in &events {
             digest.add(event);
             let mut bytes = [0u8; EVENT_BYTES];
@@ -112,6 +172,14 @@ fn run(stream: &[Command]) -> (EventDigest, Vec<[u8; EVENT_BYTES]>) {
             records.push(bytes);
         }
     }
+}
+
+/// Runs `stream` into a fresh engine: its digest and every event's record bytes.
+fn run(stream: &[Sequenced]) -> (EventDigest, Vec<[u8; EVENT_BYTES]>) {
+    let mut engine = new_engine();
+    let mut digest = EventDigest::default();
+    let mut records = Vec::new();
+    feed(&mut engine, stream, &mut digest, &mut records);
     engine.verify();
     (digest, records)
 }
@@ -128,7 +196,8 @@ fn same_stream_gives_the_same_digest_and_bytes() {
         "the encoded event streams differ"
     );
     assert_eq!(digest_first.event_count, records_first.len() as u64);
-    // The stream is busy enough to mean something: trades, refreshes, replaces, rejects.
+    // The stream is busy enough to mean something: trades, refreshes, replaces, rejects,
+    // uncrosses and indicatives.
     let kinds: std::collections::BTreeSet<u8> =
         records_first.iter().map(|record| record[0]).collect();
     assert_eq!(
@@ -136,6 +205,40 @@ fn same_stream_gives_the_same_digest_and_bytes() {
         peregrine_engine::EventKind::ALL.len(),
         "every event kind occurs"
     );
+    // Every phase is entered at least once (byte 5 of a TradingStatus record: kind 1 +
+    // instrument 4).
+    let statuses: std::collections::BTreeSet<u8> = records_first
+        .iter()
+        .filter(|record| record[0] == peregrine_engine::EventKind::TradingStatus.code())
+        .map(|record| record[5])
+        .collect();
+    assert_eq!(
+        statuses.len(),
+        TradingStatus::ALL.len(),
+        "every phase occurs"
+    );
+}
+
+#[test]
+fn restoring_both_snapshots_midway_gives_the_same_events() {
+    let stream = generate_stream(0x5eed_0a0c);
+    let (whole, _) = run(&stream);
+    let half = stream.len() / 2;
+    let mut first = new_engine();
+    let mut digest = EventDigest::default();
+    let mut records = Vec::new();
+    feed(&mut first, &stream[..half], &mut digest, &mut records);
+    let mut restored = Engine::restore_with_market(
+        flow_config(),
+        market_config(),
+        &first.snapshot(),
+        &first.market_snapshot(),
+    )
+    .expect("a snapshot restores");
+    restored.verify();
+    feed(&mut restored, &stream[half..], &mut digest, &mut records);
+    restored.verify();
+    assert_eq!(digest, whole);
 }
 
 #[test]
@@ -143,7 +246,7 @@ fn a_different_stream_gives_a_different_digest() {
     let stream = generate_stream(1);
     let mut changed = stream.clone();
     let last = changed.len() - 1;
-    changed[last] = Command::EndOfDay;
+    changed[last].command = Command::EndOfDay;
     assert_ne!(run(&stream[..last]).0, run(&changed).0);
     assert_ne!(run(&stream).0, run(&changed).0);
 }
@@ -473,6 +576,61 @@ fn other_event_strategy() -> impl Strategy<Value = Event> {
                 display_qty: Qty(d),
             })
         }),
+        auction_event_strategy(),
+    ]
+}
+
+fn auction_event_strategy() -> impl Strategy<Value = Event> {
+    prop_oneof![
+        (
+            order_fields(),
+            any::<(u64, i64, u32, i64, u32, u64)>(),
+            pick(Side::ALL),
+            pick(TradingStatus::ALL)
+        )
+            .prop_map(
+                |((order, account, session, instrument), (m, p, q, op, l, c), side, phase)| {
+                    Event::AuctionFill(AuctionFill {
+                        match_id: MatchId(m),
+                        instrument,
+                        price: Price(p),
+                        qty: Qty(q),
+                        side,
+                        order,
+                        account,
+                        session,
+                        order_price: Price(op),
+                        leaves: Qty(l),
+                        contra_order: OrderId(c),
+                        phase,
+                    })
+                }
+            ),
+        (any::<(u64, u32, i64, u64)>(), pick(TradingStatus::ALL)).prop_map(
+            |((m, i, p, q), phase)| Event::AuctionUncrossed(AuctionUncrossed {
+                match_id: MatchId(m),
+                instrument: InstrumentId(i),
+                price: Price(p),
+                qty: q,
+                phase,
+            })
+        ),
+        (
+            any::<(u32, i64, u64, u64, i64)>(),
+            pick(TradingStatus::ALL),
+            pick(ImbalanceSide::ALL)
+        )
+            .prop_map(|((i, p, paired, imbalance, r), phase, side)| {
+                Event::AuctionIndicative(AuctionIndicative {
+                    instrument: InstrumentId(i),
+                    phase,
+                    price: Price(p),
+                    paired_qty: paired,
+                    imbalance_qty: imbalance,
+                    imbalance_side: side,
+                    reference_price: Price(r),
+                })
+            }),
     ]
 }
 

@@ -1057,7 +1057,7 @@ static COMMANDS_RUN: AtomicU64 = AtomicU64::new(0);
 /// How often each kind of event, reject reason and cancel reason was seen: printed with
 /// `--nocapture`, to show that the flow reaches the paths it is meant to.
 struct Coverage {
-    events: [AtomicU64; 16],
+    events: [AtomicU64; 32],
     rejects: [AtomicU64; 64],
     cancels: [AtomicU64; 128],
     /// [priority kept, priority lost]
@@ -1071,7 +1071,7 @@ struct Coverage {
 #[allow(clippy::declare_interior_mutable_const)]
 const ZERO: AtomicU64 = AtomicU64::new(0);
 static COVERAGE: Coverage = Coverage {
-    events: [ZERO; 16],
+    events: [ZERO; 32],
     rejects: [ZERO; 64],
     cancels: [ZERO; 128],
     replaces: [ZERO; 2],

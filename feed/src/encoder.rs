@@ -10,8 +10,14 @@
 //! | `BookReduce` | `X` Order Cancel (shares taken off the display) |
 //! | `BookDelete` | `D` Order Delete |
 //! | `BookReplace` | `U` Order Replace (old ref, new ref, displayed shares, price) |
-//! | `TradingStatus` | `H` Stock Trading Action (`T`, or `H` with the configured reason) |
+//! | `TradingStatus` | `H` Stock Trading Action: `T` trading; `H` halted (configured reason) or closed (blank); `P` paused in a volatility call; `Q` quotation only in the other call phases |
+//! | `AuctionFill` | `C` Order Executed With Price, non-printable (the cross's volume prints once, in `Q`) |
+//! | `AuctionUncrossed` | `Q` Cross Trade (shares, price, its own match number, cross type of the phase) |
+//! | `AuctionIndicative` | `I` NOII (near = far = reference = the indicative price; variation against the engine's reference) |
 //! | member-only events | nothing |
+//!
+//! Cross type of a phase: opening call (and pre-open) `O`, closing call (and closed) `C`, resume
+//! and volatility calls (and halted) `H`, batch auctions (and continuous) `I`.
 //!
 //! plus [`Encoder::system_event`] (`S`, start/end of day) and [`Encoder::stock_directory`]
 //! (`R`, from the instrument's configuration).
@@ -35,14 +41,16 @@
 use core::fmt;
 
 use peregrine_engine::{
-    AccountId, Event, InstrumentConfig, InstrumentId, Price, Qty, TradingStatus,
+    AccountId, AuctionIndicative, Event, ImbalanceSide, InstrumentConfig, InstrumentId, Price, Qty,
+    TradingStatus,
 };
 
 use crate::itch::{
-    AddOrderMpidRepr, AddOrderRepr, Authenticity, EventCode, FinancialStatus, HeaderRepr,
-    Indicator, ItchPrice, LuldTier, MarketCategory, MessageRepr, OrderCancelRepr, OrderDeleteRepr,
-    OrderExecutedRepr, OrderReplaceRepr, StockDirectoryRepr, SystemEventRepr, TradingActionRepr,
-    TradingState, YesNo, NS_PER_DAY,
+    AddOrderMpidRepr, AddOrderRepr, Authenticity, CrossTradeRepr, CrossType, EventCode,
+    FinancialStatus, HeaderRepr, ImbalanceDirection, Indicator, ItchPrice, LuldTier,
+    MarketCategory, MessageRepr, NoiiRepr, OrderCancelRepr, OrderDeleteRepr, OrderExecutedRepr,
+    OrderExecutedWithPriceRepr, OrderReplaceRepr, PriceVariation, StockDirectoryRepr,
+    SystemEventRepr, TradingActionRepr, TradingState, YesNo, NS_PER_DAY,
 };
 use crate::wire::{Alpha, Mpid, Symbol};
 
@@ -165,7 +173,47 @@ pub const fn publishes(event: &Event) -> bool {
         | Event::BookReduce(_)
         | Event::BookDelete(_)
         | Event::BookReplace(_)
-        | Event::TradingStatus { .. } => true,
+        | Event::TradingStatus { .. }
+        | Event::AuctionFill(_)
+        | Event::AuctionUncrossed(_)
+        | Event::AuctionIndicative(_) => true,
+    }
+}
+
+/// The ITCH cross type of the phase whose call an auction event belongs to.
+pub const fn cross_type(phase: TradingStatus) -> CrossType {
+    match phase {
+        TradingStatus::OpeningAuction | TradingStatus::PreOpen => CrossType::Opening,
+        TradingStatus::ClosingAuction | TradingStatus::Closed => CrossType::Closing,
+        TradingStatus::ResumeAuction | TradingStatus::VolatilityAuction | TradingStatus::Halted => {
+            CrossType::HaltOrIpo
+        }
+        TradingStatus::BatchAuction | TradingStatus::Trading => CrossType::Intraday,
+    }
+}
+
+/// NOII price variation: how far `price` is from `reference`, in whole percent bands;
+/// `NotAvailable` when either is not positive.
+pub fn price_variation(price: Price, reference: Price) -> PriceVariation {
+    if price.0 <= 0 || reference.0 <= 0 {
+        return PriceVariation::NotAvailable;
+    }
+    let distance = i128::from(price.0 - reference.0).unsigned_abs();
+    let percent = distance * 100 / i128::from(reference.0).unsigned_abs();
+    match percent {
+        0 => PriceVariation::BelowOnePct,
+        1 => PriceVariation::Pct1,
+        2 => PriceVariation::Pct2,
+        3 => PriceVariation::Pct3,
+        4 => PriceVariation::Pct4,
+        5 => PriceVariation::Pct5,
+        6 => PriceVariation::Pct6,
+        7 => PriceVariation::Pct7,
+        8 => PriceVariation::Pct8,
+        9 => PriceVariation::Pct9,
+        10..=19 => PriceVariation::Pct10To19,
+        20..=29 => PriceVariation::Pct20To29,
+        _ => PriceVariation::Pct30OrMore,
     }
 }
 
@@ -312,8 +360,54 @@ impl Encoder {
             Event::TradingStatus { instrument, status } => {
                 self.trading_action(timestamp_ns, *instrument, *status)?
             }
+            Event::AuctionFill(fill) => {
+                MessageRepr::OrderExecutedWithPrice(OrderExecutedWithPriceRepr {
+                    header: self.header(timestamp_ns, fill.instrument)?,
+                    order: fill.order,
+                    executed_shares: fill.qty,
+                    match_number: fill.match_id,
+                    printable: YesNo::No,
+                    execution_price: itch_price(fill.price)?,
+                })
+            }
+            Event::AuctionUncrossed(cross) => MessageRepr::CrossTrade(CrossTradeRepr {
+                header: self.header(timestamp_ns, cross.instrument)?,
+                shares: cross.qty,
+                stock: self.listing(cross.instrument)?.symbol,
+                cross_price: itch_price(cross.price)?,
+                match_number: cross.match_id,
+                cross_type: cross_type(cross.phase),
+            }),
+            Event::AuctionIndicative(indicative) => self.noii(timestamp_ns, indicative)?,
         };
         Ok(Some(message))
+    }
+
+    /// Net Order Imbalance Indicator (`I`) of an indicative auction event.
+    fn noii(
+        &self,
+        timestamp_ns: u64,
+        indicative: &AuctionIndicative,
+    ) -> Result<MessageRepr, EncodeError> {
+        let price = itch_price(indicative.price)?;
+        let imbalance_direction = match indicative.imbalance_side {
+            ImbalanceSide::Buy => ImbalanceDirection::Buy,
+            ImbalanceSide::Sell => ImbalanceDirection::Sell,
+            ImbalanceSide::Balanced => ImbalanceDirection::NoImbalance,
+            ImbalanceSide::NoCross => ImbalanceDirection::InsufficientOrders,
+        };
+        Ok(MessageRepr::Noii(NoiiRepr {
+            header: self.header(timestamp_ns, indicative.instrument)?,
+            paired_shares: indicative.paired_qty,
+            imbalance_shares: indicative.imbalance_qty,
+            imbalance_direction,
+            stock: self.listing(indicative.instrument)?.symbol,
+            far_price: price,
+            near_price: price,
+            current_reference_price: price,
+            cross_type: cross_type(indicative.phase),
+            price_variation: price_variation(indicative.price, indicative.reference_price),
+        }))
     }
 
     /// System Event (`S`, locate 0): `StartOfMessages` … `EndOfMessages` frame the day.
@@ -367,6 +461,13 @@ impl Encoder {
         let (trading_state, reason) = match status {
             TradingStatus::Trading => (TradingState::Trading, Alpha::BLANK),
             TradingStatus::Halted => (TradingState::Halted, self.config.halt_reason),
+            TradingStatus::Closed => (TradingState::Halted, Alpha::BLANK),
+            TradingStatus::VolatilityAuction => (TradingState::Paused, Alpha::BLANK),
+            TradingStatus::PreOpen
+            | TradingStatus::OpeningAuction
+            | TradingStatus::ClosingAuction
+            | TradingStatus::ResumeAuction
+            | TradingStatus::BatchAuction => (TradingState::QuotationOnly, Alpha::BLANK),
         };
         Ok(MessageRepr::TradingAction(TradingActionRepr {
             header: self.header(timestamp_ns, instrument)?,

@@ -31,7 +31,7 @@ use peregrine_engine::{
     event, AccountId, CancelOrder, Command, CommandKind, EngineConfig, Event, InstrumentId,
     MassCancel as EngineMassCancel, NewOrder, OrderId, OrderType, Price, Qty, ReduceOrder,
     RejectReason, ReplaceOrder as EngineReplaceOrder, SessionId, Side as EngineSide, StpMode,
-    TimeInForce as EngineTimeInForce,
+    TimeInForce as EngineTimeInForce, TradingStatus,
 };
 
 use crate::orders::{OrderRecord, OrderTable, Pending, UserRef};
@@ -722,6 +722,9 @@ pub const fn reject_code(reason: RejectReason) -> RejectCode {
         RejectReason::ReduceNotLower => RejectCode::InvalidQuantity,
         RejectReason::ReplaceNoChange => RejectCode::ReplaceNotAllowed,
         RejectReason::InvalidMassCancel => RejectCode::FirmNotAuthorized,
+        RejectReason::InstrumentClosed => RejectCode::DestinationClosed,
+        RejectReason::NotAllowedInPhase => RejectCode::InvalidCrossOrder,
+        RejectReason::InvalidTradingStatus => RejectCode::Other,
         RejectReason::RiskMaxOrderQty => RejectCode::RiskMaxQuantityExceeded,
         RejectReason::RiskMaxOrderNotional => RejectCode::RiskSingleOrderNotionalExceeded,
         RejectReason::RiskPriceCollar => RejectCode::RiskFatFinger,
@@ -793,6 +796,9 @@ impl OrderEntry {
                     options: echo(user_ref),
                 }))
             }
+            Event::AuctionFill(fill) if fill.session == mine => {
+                self.on_auction_fill(timestamp_ns, fill)
+            }
             Event::Accepted(_)
             | Event::Rejected(_)
             | Event::Cancelled(_)
@@ -804,7 +810,10 @@ impl OrderEntry {
             | Event::BookAdd(_)
             | Event::BookReduce(_)
             | Event::BookDelete(_)
-            | Event::BookReplace(_) => EventOutput::NONE,
+            | Event::BookReplace(_)
+            | Event::AuctionFill(_)
+            | Event::AuctionUncrossed(_)
+            | Event::AuctionIndicative(_) => EventOutput::NONE,
         }
     }
 
@@ -948,6 +957,39 @@ impl OrderEntry {
             taker.into_iter().for_each(|message| output.push(message));
         }
         output
+    }
+
+    /// One side of an auction trade: an Order Executed with the cross's liquidity flag; drops
+    /// the record when the order is done.
+    fn on_auction_fill(&mut self, timestamp_ns: u64, fill: &event::AuctionFill) -> EventOutput {
+        let Some(slot) = self.orders.find_order(fill.order) else {
+            return EventOutput::NONE;
+        };
+        let record = self.orders.get_mut(slot);
+        record.executed_qty = record.executed_qty.saturating_add(fill.qty.0);
+        record.leaves_qty = fill.leaves.0;
+        let user_ref = record.user_ref;
+        if fill.leaves.is_zero() {
+            self.orders.remove(slot);
+        }
+        let liquidity_flag = match fill.phase {
+            TradingStatus::OpeningAuction | TradingStatus::PreOpen => LiquidityFlag::OpeningCross,
+            TradingStatus::ClosingAuction | TradingStatus::Closed => LiquidityFlag::ClosingCross,
+            TradingStatus::ResumeAuction
+            | TradingStatus::VolatilityAuction
+            | TradingStatus::BatchAuction
+            | TradingStatus::Halted
+            | TradingStatus::Trading => LiquidityFlag::HaltCross,
+        };
+        EventOutput::one(Outbound::OrderExecuted(OrderExecuted {
+            timestamp_ns,
+            user_ref_num: user_ref.num,
+            quantity: fill.qty.0,
+            price: wire_price(fill.price),
+            liquidity_flag,
+            match_number: fill.match_id.0,
+            options: echo(user_ref),
+        }))
     }
 
     fn on_cancelled(&mut self, timestamp_ns: u64, cancelled: &event::Cancelled) -> EventOutput {

@@ -753,6 +753,14 @@ impl Risk {
             Event::Executed(executed) => self.observe_executed(executed, context),
             Event::Cancelled(cancelled) => self.observe_cancelled(cancelled, context),
             Event::Replaced(replaced) => self.observe_replaced(replaced, context),
+            // One side of an auction trade: a resting order filled at the uncross price; its
+            // open exposure is released at its own limit price, the print is the new reference.
+            Event::AuctionFill(fill) => {
+                let change =
+                    CellChange::filled(fill.side, fill.qty, fill.order_price.0, fill.leaves);
+                self.change(fill.account, fill.instrument, change);
+                self.reference_price_units[index_of(fill.instrument.0)] = fill.price.0;
+            }
             Event::Rejected(_)
             | Event::Restated(_)
             | Event::MassCancelled(_)
@@ -761,7 +769,9 @@ impl Risk {
             | Event::BookAdd(_)
             | Event::BookReduce(_)
             | Event::BookDelete(_)
-            | Event::BookReplace(_) => {}
+            | Event::BookReplace(_)
+            | Event::AuctionUncrossed(_)
+            | Event::AuctionIndicative(_) => {}
         }
     }
 
