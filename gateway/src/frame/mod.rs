@@ -37,6 +37,8 @@ use core::fmt;
 
 pub mod afxdp;
 pub mod bpf;
+#[cfg(feature = "dpdk")]
+pub mod dpdk;
 pub mod memory;
 pub mod netns;
 pub mod tcp;

@@ -1,0 +1,169 @@
+//! The DPDK backend (cargo feature `dpdk`; root). Goal: frames round-trip through a DPDK port,
+//! and one OUCH order-entry session runs end to end over DPDK. Method: one EAL per process, so
+//! one test: `--no-huge --no-pci` with a `net_ring` loopback port (what goes out comes back in)
+//! and a `net_af_packet` port on a veth end in namespace A, serving the one-loop venue through
+//! smoltcp to a kernel client in namespace B. The `VethPair` guard deletes both namespaces.
+//!
+//! Run: `cargo test -p peregrine-gateway --features dpdk --test bypass_dpdk`.
+#![cfg(feature = "dpdk")]
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use peregrine_engine::EngineConfig;
+use peregrine_gateway::frame::dpdk::{eal_init, DpdkPort};
+use peregrine_gateway::frame::netns::{self, VethPair};
+use peregrine_gateway::frame::tcp::{TcpConfig, TcpStack};
+use peregrine_gateway::frame::venue::{KernelMember, Login, Venue};
+use peregrine_gateway::frame::{send_with, FrameIo};
+use peregrine_gateway::ouch::inbound::EnterOrder;
+use peregrine_gateway::ouch::{
+    Capacity, CrossType, Display, Inbound, Options, Outbound, Side, TimeInForce,
+};
+
+const NODE_IP: [u8; 4] = [10, 78, 0, 1];
+const PORT: u16 = 15001;
+const ALICE: Login = Login {
+    username: *b"ALICE ",
+    password: *b"SECRET    ",
+};
+const BOB: Login = Login {
+    username: *b"BOB   ",
+    password: *b"HUNTER2   ",
+};
+
+fn enter(user_ref_num: u32, side: Side, quantity: u32) -> Inbound {
+    Inbound::EnterOrder(EnterOrder {
+        user_ref_num,
+        side,
+        quantity,
+        symbol: *b"SYM0    ",
+        price: 1_000_000,
+        time_in_force: TimeInForce::Day,
+        display: Display::Visible,
+        capacity: Capacity::Agency,
+        intermarket_sweep: false,
+        cross_type: CrossType::Continuous,
+        cl_ord_id: *b"DPDK          ",
+        options: Options::default(),
+    })
+}
+
+fn ring_round_trip() {
+    let mut port = DpdkPort::open("net_ring0", 1024).expect("net_ring0 port");
+    for round in 0..8u8 {
+        for n in 0..20u8 {
+            assert!(send_with(&mut port, |buffer| {
+                buffer[..64].fill(round ^ n);
+                buffer[0] = round;
+                buffer[1] = n;
+                64
+            }));
+        }
+        port.tx_flush().unwrap();
+        let mut seen = 0u8;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while seen < 20 && Instant::now() < deadline {
+            port.rx_poll().unwrap();
+            while let Some(frame) = port.rx_take() {
+                let data = port.rx_data(&frame);
+                assert_eq!(data.len(), 64);
+                assert_eq!((data[0], data[1]), (round, seen), "in order");
+                assert!(data[2..].iter().all(|&b| b == round ^ seen));
+                port.rx_release(frame);
+                seen += 1;
+            }
+        }
+        assert_eq!(seen, 20, "round {round}: every frame came back");
+    }
+    assert_eq!(port.tx_dropped, 0);
+}
+
+fn order_entry_over_af_packet(pair: &VethPair) {
+    let port = DpdkPort::open("net_af_packet0", 2048).expect("net_af_packet0 port");
+    let tcp = TcpConfig {
+        ipv4: NODE_IP,
+        prefix_len: 24,
+        gateway: None,
+        port: PORT,
+        connections_max: 4,
+        buffer_bytes: 64 * 1024,
+    };
+    let stack = TcpStack::new(port, tcp, 1).unwrap();
+    let mut venue = Venue::new(stack, EngineConfig::demo(1, 2, 1024), vec![ALICE, BOB], 4);
+    let stop = Arc::new(AtomicBool::new(false));
+    let ns_b = pair.ns_b.clone();
+    let client_stop = Arc::clone(&stop);
+    let client = std::thread::spawn(move || {
+        netns::enter(&ns_b).unwrap();
+        let addr = SocketAddr::from((NODE_IP, PORT));
+        let timeout = Duration::from_secs(10);
+        let result = std::panic::catch_unwind(|| {
+            let mut alice = KernelMember::login(addr, ALICE, timeout).unwrap();
+            let mut bob = KernelMember::login(addr, BOB, timeout).unwrap();
+            alice.send(&enter(1, Side::Sell, 40)).unwrap();
+            assert!(matches!(
+                alice.next_message().unwrap(),
+                Outbound::OrderAccepted(_)
+            ));
+            bob.send(&enter(1, Side::Buy, 40)).unwrap();
+            let fill = alice.next_message().unwrap();
+            assert!(matches!(fill, Outbound::OrderExecuted(e) if e.quantity == 40));
+        });
+        client_stop.store(true, Ordering::Relaxed);
+        result
+    });
+    let start = Instant::now();
+    while !stop.load(Ordering::Relaxed) && start.elapsed() < Duration::from_secs(30) {
+        let now_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        venue.run_once(now_ns, &mut |_| {}).unwrap();
+    }
+    let outcome = client.join().expect("client thread");
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+    assert_eq!(venue.commands_applied, 2);
+}
+
+/// Removes DPDK's runtime directory of this process (`/var/run/dpdk/<file prefix>`).
+struct RuntimeDir(String);
+
+impl Drop for RuntimeDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{}", self.0));
+    }
+}
+
+#[test]
+fn dpdk_ring_round_trip_and_order_entry_over_af_packet() {
+    if !netns::root_or_notice("dpdk_ring_round_trip_and_order_entry_over_af_packet") {
+        return;
+    }
+    let pair = VethPair::create().expect("namespaces and veth pair");
+    pair.disable_offloads().unwrap();
+    netns::ip_in(
+        &pair.ns_b,
+        &["addr", "add", "10.78.0.2/24", "dev", &pair.if_b],
+    )
+    .unwrap();
+    // This thread runs DPDK inside namespace A, so the af_packet port opens on its veth end.
+    netns::enter(&pair.ns_a).unwrap();
+    let runtime = RuntimeDir(format!("pg-byp-{}", std::process::id()));
+    let prefix = format!("--file-prefix={}", runtime.0);
+    let af_packet = format!("--vdev=net_af_packet0,iface={}", pair.if_a);
+    let args = [
+        "--no-huge",
+        "--no-pci",
+        "-m",
+        "256",
+        "--log-level=error",
+        &prefix,
+        "--vdev=net_ring0",
+        &af_packet,
+    ];
+    eal_init(&args.map(String::from)).expect("EAL starts");
+    ring_round_trip();
+    order_entry_over_af_packet(&pair);
+}
