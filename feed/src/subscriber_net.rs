@@ -40,7 +40,7 @@ use crate::book::{Book, BookConfig, BookError};
 use crate::moldudp64::{Request, Session};
 use crate::net::{multicast_receiver, unicast_socket, Clock, MulticastConfig};
 use crate::snapshot::{fetch, FetchError};
-use crate::subscriber::{PacketOutcome, Subscriber};
+use crate::subscriber::{DropReason, PacketOutcome, Subscriber};
 
 const MULTICAST: Token = Token(0);
 const ANSWERS: Token = Token(1);
@@ -140,6 +140,10 @@ pub struct ClientCounters {
     pub resync_failures: u64,
     /// Messages the book refused (never expected from a correct feed).
     pub book_errors: u64,
+    /// Multicast packets of a session other than the one followed.
+    pub wrong_session: u64,
+    /// Resyncs that moved the client to a new session.
+    pub session_changes: u64,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -169,6 +173,10 @@ pub struct FeedClient {
     counters: ClientCounters,
     last_book_error: Option<(u64, BookError)>,
     last_resync_error: Option<ClientError>,
+    /// A packet of another session arrived and no resync has succeeded since.
+    session_change_pending: bool,
+    /// When the last resync for a session change was tried.
+    session_resync_ns: u64,
     clock: Clock,
 }
 
@@ -214,6 +222,8 @@ impl FeedClient {
             counters: ClientCounters::default(),
             last_book_error: None,
             last_resync_error: None,
+            session_change_pending: false,
+            session_resync_ns: 0,
             clock: Clock::new(),
         })
     }
@@ -295,7 +305,11 @@ impl FeedClient {
         // Both sockets are drained every turn (readiness is edge-triggered).
         self.drain(PacketSource::Multicast)?;
         self.drain(PacketSource::Rerequest)?;
-        let abandoned = self.manage_requests(self.clock.now_ns())?;
+        let now_ns = self.clock.now_ns();
+        if self.session_change_pending && self.config.snapshot.is_some() {
+            self.follow_new_session(now_ns);
+        }
+        let abandoned = self.manage_requests(now_ns)?;
         if abandoned && self.config.snapshot.is_some() {
             // A failed resync (no snapshot yet, server down) is not fatal: the next turn
             // starts a new round of requests, and the next abandon tries the snapshot again.
@@ -305,6 +319,29 @@ impl FeedClient {
             }
         }
         Ok(())
+    }
+
+    /// Re-synchronises from the snapshot server after packets of another session, at most
+    /// once per `request_timeout_ms` until it succeeds.
+    fn follow_new_session(&mut self, now_ns: u64) {
+        let retry_ns = self.config.request_timeout_ms.saturating_mul(1_000_000);
+        if self.session_resync_ns != 0 && now_ns.saturating_sub(self.session_resync_ns) < retry_ns {
+            return;
+        }
+        self.session_resync_ns = now_ns;
+        let before = self.subscriber.session();
+        match self.resync() {
+            Ok(()) => {
+                self.session_change_pending = false;
+                if self.subscriber.session() != before {
+                    self.counters.session_changes += 1;
+                }
+            }
+            Err(error) => {
+                self.counters.resync_failures += 1;
+                self.last_resync_error = Some(error);
+            }
+        }
     }
 
     /// Turns until `done` says so or `limit` has passed; returns whether `done` was met.
@@ -369,8 +406,15 @@ impl FeedClient {
                 *last_error = Some((seq, error));
             }
         });
-        if matches!(outcome, PacketOutcome::Gap(_)) {
-            counters.gaps += 1;
+        match outcome {
+            PacketOutcome::Gap(_) => counters.gaps += 1,
+            PacketOutcome::Dropped(DropReason::WrongSession)
+                if source == PacketSource::Multicast =>
+            {
+                counters.wrong_session += 1;
+                self.session_change_pending = true;
+            }
+            _ => {}
         }
     }
 

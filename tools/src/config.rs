@@ -260,6 +260,7 @@ impl NodeConfig {
         self.wait_strategy()?;
         self.durability()?;
         self.validate_names()?;
+        self.feed.validate()?;
         for user in &self.users {
             argon2::PasswordHash::new(&user.password_hash).map_err(|error| {
                 anyhow::anyhow!("user {}: bad password_hash: {error}", user.username)

@@ -1,12 +1,13 @@
 //! The node's command-line front ends against the real binary: `peregrine client` enters and
 //! cancels an order on a running node, `peregrine demo` runs its simulated members and prints
-//! its summary, `peregrine load` writes an HDR report.
+//! its summary, `peregrine load` writes an HDR report with order-to-ack and order-to-feed
+//! latency.
 
 mod node_common;
 
 use std::process::Command;
 
-use node_common::{data_dir, NodeProcess};
+use node_common::{data_dir, NodeProcess, DEFAULT_CONFIG};
 
 fn peregrine(args: &[&str]) -> (bool, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_peregrine"))
@@ -80,10 +81,17 @@ fn demo_runs_and_prints_a_summary() {
 #[test]
 fn load_writes_an_hdr_report() {
     let dir = data_dir("cli-load");
-    let node = NodeProcess::start(&dir, &[]);
+    // A group and port of this test's own, so no other test's node is on the same feed.
+    let feed_port = (35_000 + std::process::id() % 5_000) as u16;
+    let config = DEFAULT_CONFIG
+        .replace("group = \"239.192.0.1\"", "group = \"239.192.7.11\"")
+        .replace("port = 31001", &format!("port = {feed_port}"));
+    assert!(config.contains(&format!("port = {feed_port}")));
+    let node = NodeProcess::start_with_config(&dir, &config, &[]);
     let report = dir.join("load.hgrm");
     let addr = node.addr.to_string();
     let report_path = report.to_string_lossy().into_owned();
+    let feed_port = feed_port.to_string();
     let (ok, out) = peregrine(&[
         "load",
         "--addr",
@@ -98,10 +106,26 @@ fn load_writes_an_hdr_report() {
         "0.5",
         "--report",
         &report_path,
+        "--feed",
+        "--feed-group",
+        "239.192.7.11",
+        "--feed-port",
+        &feed_port,
     ]);
     assert!(ok, "{out}");
     let text = std::fs::read_to_string(&report).expect("report written");
     assert!(text.contains("order_to_ack_us p50="), "{text}");
     assert!(text.contains("Percentile"), "{text}");
+    // Resting orders were seen on the feed: the order-to-feed histogram is not empty.
+    let feed_line = text
+        .lines()
+        .find(|line| line.starts_with("# order_to_feed_us"))
+        .unwrap_or_else(|| panic!("no order-to-feed line: {text}"));
+    let count: u64 = feed_line
+        .split_whitespace()
+        .find_map(|field| field.strip_prefix("count="))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("no count: {feed_line}"));
+    assert!(count > 0, "{feed_line}");
     assert!(node.terminate());
 }

@@ -1,7 +1,9 @@
 //! The node's re-request server, end to end: random order flow through a real node, a feed
 //! subscriber (`FeedClient`) that loses every fifth data packet re-requests the gaps, and its
 //! books equal the engine's books rebuilt by replaying the node's journal after shutdown. So
-//! do the books of a late joiner that starts from the node's snapshot server.
+//! do the books of a late joiner that starts from the node's snapshot server. A node killed
+//! and restarted publishes a new MoldUDP64 session, and a subscriber that followed the old one
+//! moves to it through the snapshot server and ends with the journal's books.
 
 mod node_common;
 
@@ -104,12 +106,12 @@ fn random_flow(alice: &mut Member, bob: &mut Member) {
     bob.settle(Duration::from_millis(300));
 }
 
-#[test]
-fn a_lossy_subscriber_ends_with_the_engines_books() {
-    let feed_port = 45_000 + (std::process::id() % 10_000) as u16;
+/// A node config on a feed group and ports of the test's own (`slot` keeps the tests of this
+/// file apart), and the subscriber config that matches it.
+fn feed_configs(slot: u16, group: Ipv4Addr) -> (String, SubscriberNetConfig, u16) {
+    let feed_port = 45_000 + (std::process::id() % 3_000) as u16 * 3 + slot * 10_000;
     let rerequest_port = feed_port + 1;
     let snapshot_port = feed_port + 2;
-    let group = Ipv4Addr::new(239, 192, 7, 9);
     let config = DEFAULT_CONFIG
         .replace("group = \"239.192.0.1\"", &format!("group = \"{group}\""))
         .replace("port = 31001", &format!("port = {feed_port}"))
@@ -134,12 +136,60 @@ fn a_lossy_subscriber_ends_with_the_engines_books() {
         snapshot: None,
         ..SubscriberNetConfig::default()
     };
-    let book_config = BookConfig {
-        locate_count: 8,
-        order_capacity: 4_096,
-        level_capacity: 1_024,
-        levels_per_side_max: 1_024,
-    };
+    (config, subscriber_config, snapshot_port)
+}
+
+const BOOK_CONFIG: BookConfig = BookConfig {
+    locate_count: 8,
+    order_capacity: 4_096,
+    level_capacity: 1_024,
+    levels_per_side_max: 1_024,
+};
+
+/// Polls until the client has no gap and nothing new arrived for longer than the publisher's
+/// heartbeat interval (a heartbeat reveals a lost tail), or until `done` holds as well.
+fn catch_up(client: &mut FeedClient, done: impl Fn(&FeedClient) -> bool) {
+    let deadline = Instant::now() + DEADLINE;
+    let mut last_seq = 0;
+    let mut quiet_since = Instant::now();
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "subscriber did not catch up: {client:?}"
+        );
+        client.poll_once(Duration::from_millis(10)).expect("poll");
+        let seq = client.subscriber().expected_seq();
+        if seq != last_seq || client.subscriber().gap().is_some() || !done(client) {
+            last_seq = seq;
+            quiet_since = Instant::now();
+        } else if quiet_since.elapsed() > Duration::from_millis(2_500) {
+            break;
+        }
+    }
+}
+
+/// Asserts that `book` holds the replayed engine's levels of both demo instruments traded.
+fn assert_books_equal(core: &Core, book: &Book, who: &str) {
+    let mut resting = 0;
+    for instrument in 0..2u32 {
+        for side in [peregrine_engine::Side::Buy, peregrine_engine::Side::Sell] {
+            let engine = engine_levels(core, instrument, side);
+            resting += engine.len();
+            let locate = u16::try_from(instrument + 1).expect("locate");
+            assert_eq!(
+                feed_levels(book, locate, side),
+                engine,
+                "{who}: instrument {instrument} {side:?}"
+            );
+        }
+    }
+    assert!(resting > 0, "the flow left no resting order to compare");
+}
+
+#[test]
+fn a_lossy_subscriber_ends_with_the_engines_books() {
+    let (config, subscriber_config, snapshot_port) = feed_configs(0, Ipv4Addr::new(239, 192, 7, 9));
+    let book_config = BOOK_CONFIG;
     let mut client = FeedClient::join(&subscriber_config, book_config).expect("join the feed");
     // Drop every fifth multicast packet that carries messages while `lossy` is set
     // (heartbeats and the end of session pass, so the tail of a lost run is still detected).
@@ -170,25 +220,8 @@ fn a_lossy_subscriber_ends_with_the_engines_books() {
     let (mut bob, _) = Member::login(node.addr, "BOB", "bob", 0);
     random_flow(&mut alice, &mut bob);
 
-    // Catch up while the re-request server runs: no gap, and quiet for longer than the
-    // publisher's heartbeat interval (a heartbeat reveals a lost tail).
-    let deadline = Instant::now() + DEADLINE;
-    let mut last_seq = 0;
-    let mut quiet_since = Instant::now();
-    loop {
-        assert!(
-            Instant::now() < deadline,
-            "subscriber did not catch up: {client:?}"
-        );
-        client.poll_once(Duration::from_millis(10)).expect("poll");
-        let seq = client.subscriber().expected_seq();
-        if seq != last_seq || client.subscriber().gap().is_some() {
-            last_seq = seq;
-            quiet_since = Instant::now();
-        } else if quiet_since.elapsed() > Duration::from_millis(2_500) {
-            break;
-        }
-    }
+    // Catch up while the re-request server runs.
+    catch_up(&mut client, |_| true);
     // A late joiner loads the node's latest book snapshot (taken at a quiet point) from the
     // snapshot server and follows the live feed from its join sequence number.
     let mut late = FeedClient::join_late(
@@ -219,23 +252,60 @@ fn a_lossy_subscriber_ends_with_the_engines_books() {
     assert_eq!(counters.book_errors, 0, "{counters:?}");
 
     let core = replay_journal(&dir);
-    let mut resting = 0;
-    for instrument in 0..2u32 {
-        for side in [peregrine_engine::Side::Buy, peregrine_engine::Side::Sell] {
-            let engine = engine_levels(&core, instrument, side);
-            resting += engine.len();
-            let locate = u16::try_from(instrument + 1).expect("locate");
-            assert_eq!(
-                feed_levels(client.book(), locate, side),
-                engine,
-                "instrument {instrument} {side:?}"
-            );
-            assert_eq!(
-                feed_levels(late.book(), locate, side),
-                engine,
-                "late joiner: instrument {instrument} {side:?}"
-            );
-        }
-    }
-    assert!(resting > 0, "the flow left no resting order to compare");
+    assert_books_equal(&core, client.book(), "lossy subscriber");
+    assert_books_equal(&core, late.book(), "late joiner");
+}
+
+#[test]
+fn a_restarted_node_starts_a_new_session_and_subscribers_follow_it() {
+    let (config, subscriber_config, snapshot_port) =
+        feed_configs(1, Ipv4Addr::new(239, 192, 7, 10));
+    let subscriber_config = SubscriberNetConfig {
+        snapshot: Some(SocketAddr::V4(SocketAddrV4::new(
+            Ipv4Addr::LOCALHOST,
+            snapshot_port,
+        ))),
+        ..subscriber_config
+    };
+    let mut client = FeedClient::join(&subscriber_config, BOOK_CONFIG).expect("join the feed");
+    let dir = data_dir("feed-restart");
+    let node = NodeProcess::start_with_config(&dir, &config, &["--single-thread"]);
+    let (mut alice, _) = Member::login(node.addr, "ALICE", "alice", 0);
+    let (mut bob, _) = Member::login(node.addr, "BOB", "bob", 0);
+    random_flow(&mut alice, &mut bob);
+    catch_up(&mut client, |_| true);
+    let first = client
+        .subscriber()
+        .session()
+        .expect("a session was followed");
+    assert_eq!(first.trimmed(), "PGRN000001");
+    // A crash: no end of session, no clean shutdown. The restarted node recovers its books
+    // from the journal and must not publish them under the old session's sequence numbers.
+    node.kill();
+    let node = NodeProcess::start_with_config(&dir, &config, &["--single-thread"]);
+    // UserRefNums go on rising across the restart (the node remembers them).
+    let next_refs = (alice.next_user_ref_num, bob.next_user_ref_num);
+    let (mut alice, _) = Member::login(node.addr, "ALICE", "alice", 0);
+    let (mut bob, _) = Member::login(node.addr, "BOB", "bob", 0);
+    (alice.next_user_ref_num, bob.next_user_ref_num) = next_refs;
+    random_flow(&mut alice, &mut bob);
+    catch_up(&mut client, |c| c.counters().session_changes == 1);
+    let second = client
+        .subscriber()
+        .session()
+        .expect("a session is followed");
+    assert_eq!(second.trimmed(), "PGRN000002", "{client:?}");
+    assert!(node.terminate());
+    let complete = client
+        .run_until(DEADLINE, FeedClient::is_complete)
+        .expect("poll");
+    assert!(complete, "new session not complete: {client:?}");
+    let counters = *client.counters();
+    assert!(counters.wrong_session > 0, "{counters:?}");
+    assert_eq!(counters.book_errors, 0, "{counters:?}");
+    assert_books_equal(
+        &replay_journal(&dir),
+        client.book(),
+        "subscriber across a restart",
+    );
 }

@@ -2,15 +2,19 @@
 //! users by default) send limit orders at a fixed total rate; order-to-ack latency is measured
 //! from each order's intended send time (no coordinated omission) into an HDR histogram, and a
 //! report (summary plus percentile distribution) is written to `--report` and stdout.
+//! With `--feed`, it also joins the node's multicast feed and measures order-to-feed latency
+//! (intended send time → the order's ITCH Add Order on the wire; see `node::loadgen`).
 //!
 //! # Invariants
 //! - Exit 0 when the run completed (whatever the latencies); 2 when sessions could not log in
 //!   or were disconnected.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+
+use peregrine_feed::net::MulticastConfig;
 
 use crate::node::loadgen::{run_load, write_report, LoadOptions};
 
@@ -45,6 +49,17 @@ pub struct Args {
     /// A label for the report's title line (e.g. "threaded pinned").
     #[arg(long, default_value = "peregrine load")]
     label: String,
+    /// Also measure order-to-feed latency on the node's multicast feed.
+    #[arg(long)]
+    feed: bool,
+    /// Feed multicast group (the default config's).
+    #[arg(long, default_value = "239.192.0.1")]
+    feed_group: Ipv4Addr,
+    #[arg(long, default_value_t = 31_001)]
+    feed_port: u16,
+    /// Local interface address to join the group on.
+    #[arg(long, default_value = "127.0.0.1")]
+    feed_interface: Ipv4Addr,
 }
 
 pub fn options_for(
@@ -67,6 +82,7 @@ pub fn options_for(
         spread_ticks: 20,
         live_orders_max: 50,
         seed: 0x5eed,
+        feed: None,
     }
 }
 
@@ -80,7 +96,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             )
         })
         .collect();
-    let options = options_for(
+    let mut options = options_for(
         args.addr,
         users,
         args.rate,
@@ -88,6 +104,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Duration::from_secs_f64(args.warmup_s),
         args.symbols.clone(),
     );
+    if args.feed {
+        options.feed = Some(MulticastConfig {
+            group: args.feed_group,
+            port: args.feed_port,
+            interface: args.feed_interface,
+            ..MulticastConfig::default()
+        });
+    }
     let progress = run_load(&options, |p| {
         let h = &p.interval_latency_ns;
         eprintln!(

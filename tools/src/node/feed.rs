@@ -16,6 +16,14 @@
 //!   for that thread (a busy encoder skips a snapshot).
 //! - A feed that cannot start (no multicast route, store file) is logged and the node runs
 //!   without it; publishing is never a reason to stop order entry.
+//! - **Every start of the node is a new MoldUDP64 session.** Its name is the configured
+//!   `session` prefix followed by the start number (`DATA_DIR/feed.generation`, incremented and
+//!   synced before the feed starts), zero-padded to the 10 characters of the field: `PGRN000001`,
+//!   `PGRN000002`, … A restarted node never reuses a (session, sequence number) pair that an
+//!   earlier run published, so a subscriber can never mistake new messages for old ones; it
+//!   sees packets of a new session and re-joins from the new run's snapshot server (the book
+//!   the node recovered from its journal, resting orders included). The retransmission store
+//!   is per session, so it starts empty too.
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -47,13 +55,29 @@ pub struct FeedSection {
     pub port: u16,
     /// Interface address to send on (`127.0.0.1` keeps it on this host).
     pub interface: Ipv4Addr,
-    /// MoldUDP64 session name (at most 10 characters).
+    /// MoldUDP64 session name prefix (1 to 6 characters); each start appends its start number
+    /// (module docs).
     pub session: String,
     pub ring_records: usize,
     /// UDP address of the re-request server (port 0: any free port, logged).
     pub rerequest_listen: SocketAddr,
     /// TCP address of the snapshot server (port 0: any free port, logged).
     pub snapshot_listen: SocketAddr,
+}
+
+impl FeedSection {
+    /// The session prefix is 1 to [`SESSION_PREFIX_LEN_MAX`] ASCII letters or digits.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let prefix = &self.session;
+        anyhow::ensure!(
+            !prefix.is_empty()
+                && prefix.len() <= SESSION_PREFIX_LEN_MAX
+                && prefix.bytes().all(|b| b.is_ascii_alphanumeric()),
+            "feed.session must be 1 to {SESSION_PREFIX_LEN_MAX} ASCII letters or digits \
+             (each start appends its number), not {prefix:?}"
+        );
+        Ok(())
+    }
 }
 
 impl Default for FeedSection {
@@ -63,7 +87,7 @@ impl Default for FeedSection {
             group: Ipv4Addr::new(239, 192, 0, 1),
             port: 31_001,
             interface: Ipv4Addr::LOCALHOST,
-            session: "PEREGRINE".to_string(),
+            session: "PGRN".to_string(),
             ring_records: 16_384,
             rerequest_listen: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)),
             snapshot_listen: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)),
@@ -185,11 +209,57 @@ pub fn start(config: &NodeConfig) -> Option<(FeedTap, FeedThread)> {
     }
 }
 
-/// The feed crate's configuration from the node's `[feed]` table.
-fn feed_config(config: &NodeConfig) -> FeedConfig {
+/// MoldUDP64 session names are 10 characters.
+const SESSION_LEN: usize = 10;
+/// The longest configured prefix: at least four digits are left for the start number.
+pub const SESSION_PREFIX_LEN_MAX: usize = 6;
+
+/// The session name of start number `generation`: the prefix, then the number zero-padded to
+/// fill the field; `None` when the number no longer fits.
+pub fn session_name(prefix: &str, generation: u64) -> Option<String> {
+    assert!(!prefix.is_empty() && prefix.len() <= SESSION_PREFIX_LEN_MAX);
+    let width = SESSION_LEN - prefix.len();
+    let name = format!("{prefix}{generation:0width$}");
+    (name.len() == SESSION_LEN).then_some(name)
+}
+
+/// Takes the next start number from `DATA_DIR/feed.generation` (1 on a fresh data directory)
+/// and makes it durable (write to a temporary file, sync, rename, sync the directory) before
+/// any packet of the new session can be sent.
+pub fn next_session(config: &NodeConfig) -> anyhow::Result<String> {
+    use anyhow::Context;
+    use std::io::Write;
+    let prefix = &config.feed.session;
+    config.feed.validate()?;
+    let dir = &config.node.data_dir;
+    let path = dir.join("feed.generation");
+    let previous: u64 = match std::fs::read_to_string(&path) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .with_context(|| format!("{} is not a number", path.display()))?,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(error) => return Err(error).context(format!("cannot read {}", path.display())),
+    };
+    let generation = previous + 1;
+    let name = session_name(prefix, generation).with_context(|| {
+        format!("feed session numbers of prefix {prefix:?} are used up; shorten feed.session")
+    })?;
+    let temporary = dir.join("feed.generation.tmp");
+    let mut file = std::fs::File::create(&temporary)
+        .with_context(|| format!("cannot write {}", temporary.display()))?;
+    writeln!(file, "{generation}")?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, &path)?;
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(name)
+}
+
+/// The feed crate's configuration from the node's `[feed]` table, for session `session`.
+fn feed_config(config: &NodeConfig, session: String) -> FeedConfig {
     let feed = &config.feed;
     FeedConfig {
-        session: feed.session.clone(),
+        session,
         publisher: PublisherConfig {
             end_of_session_repeat: 1,
             ..PublisherConfig::default()
@@ -216,7 +286,7 @@ fn feed_config(config: &NodeConfig) -> FeedConfig {
 }
 
 fn try_start(config: &NodeConfig) -> anyhow::Result<(FeedTap, FeedThread)> {
-    let feed_config = feed_config(config);
+    let feed_config = feed_config(config, next_session(config)?);
     let core = config.core_config();
     let encoder = EncoderConfig::anonymous(core.engine.accounts.len());
     let (producer, consumer) = channel::<FeedRecord>(config.feed.ring_records)?;
@@ -236,6 +306,7 @@ fn try_start(config: &NodeConfig) -> anyhow::Result<(FeedTap, FeedThread)> {
     )
     .map_err(|error| anyhow::anyhow!("{error}"))?;
     tracing::info!(
+        session = %feed_config.session,
         group = %feed_config.multicast.group_addr(),
         rerequest = %service.rerequest_addr(),
         snapshot = %service.snapshot_addr(),
@@ -286,5 +357,39 @@ impl Source {
         }
         self.waiter.idle();
         FeedPoll::Idle
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_names_fill_the_field_and_run_out_loudly() {
+        assert_eq!(session_name("PGRN", 1).as_deref(), Some("PGRN000001"));
+        assert_eq!(session_name("PGRN", 999_999).as_deref(), Some("PGRN999999"));
+        assert_eq!(session_name("PGRN", 1_000_000), None);
+        assert_eq!(session_name("ABCDEF", 42).as_deref(), Some("ABCDEF0042"));
+    }
+
+    #[test]
+    fn each_start_takes_the_next_session() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config =
+            NodeConfig::parse(crate::config::DEFAULT_CONFIG_TOML).expect("default config");
+        config.node.data_dir = dir.path().to_path_buf();
+        assert_eq!(next_session(&config).expect("first"), "PGRN000001");
+        assert_eq!(next_session(&config).expect("second"), "PGRN000002");
+        config.feed.session = "PEREGRINE".to_string();
+        assert!(
+            next_session(&config).is_err(),
+            "a 9-character prefix leaves no room"
+        );
+        std::fs::write(dir.path().join("feed.generation"), "garbage").expect("write");
+        config.feed.session = "PGRN".to_string();
+        assert!(
+            next_session(&config).is_err(),
+            "a damaged counter is an error"
+        );
     }
 }

@@ -8,6 +8,14 @@
 //! session's messages in order), and cancels its oldest resting order when it has more than
 //! `live_orders_max`, so the book stays bounded.
 //!
+//! **Order to feed.** With [`LoadOptions::feed`] set, the generator also joins the node's
+//! multicast group and measures, for every order that rests, the time from its intended send
+//! time to the arrival of the ITCH Add Order that shows it (matched on the order reference
+//! number, which the OUCH Order Accepted carries too). The Add Order may arrive before or after
+//! the Accepted; whichever comes second completes the pair. Orders that trade in full on entry
+//! print no Add Order and are not in this histogram; packets lost on the way are not
+//! re-requested, their orders are simply not measured (`feed_unmatched`).
+//!
 //! # Invariants
 //! - One thread, one `mio` poll; nothing blocks except the poll, and a `timerfd` armed at the
 //!   next intended send time (nanosecond precision, unlike epoll's millisecond timeout) ends
@@ -26,6 +34,10 @@ use peregrine_gateway::ouch::{
     AccountQuery, CancelOrder, Capacity, CrossType, Display, EnterOrder, Inbound, Options,
     Outbound, Side, TimeInForce,
 };
+
+use peregrine_feed::itch::MessageRepr;
+use peregrine_feed::moldudp64::Packet;
+use peregrine_feed::net::{multicast_receiver, MulticastConfig};
 
 use super::member::{MemberConnection, MemberEvent};
 
@@ -47,6 +59,8 @@ pub struct LoadOptions {
     pub spread_ticks: u64,
     pub live_orders_max: usize,
     pub seed: u64,
+    /// The node's feed: when set, order-to-feed latency is measured too.
+    pub feed: Option<MulticastConfig>,
 }
 
 /// Running totals (the progress callback sees them every second).
@@ -67,6 +81,14 @@ pub struct LoadProgress {
     pub interval_rejected: u64,
     /// Orders sent after their intended time by more than 1 ms (the generator fell behind).
     pub late_sends: u64,
+    /// Order-to-feed latency, ns: intended send time to the Add Order on the multicast feed
+    /// (orders after the warm-up that rested; only with [`LoadOptions::feed`]).
+    pub feed_latency_ns: Histogram<u64>,
+    /// Feed packets received, and the MoldUDP64 gaps seen in them (loss between node and us).
+    pub feed_packets: u64,
+    pub feed_gaps: u64,
+    /// Measured orders still waiting for their other half (Add Order or Accepted) at the end.
+    pub feed_unmatched: u64,
 }
 
 struct Session {
@@ -226,9 +248,17 @@ fn on_message(
     received_ns: u64,
     warmup_end_ns: u64,
     progress: &mut LoadProgress,
+    feed: Option<&mut FeedWatch>,
 ) {
     let (user_ref_num, accepted) = match message {
-        Outbound::OrderAccepted(a) => (a.user_ref_num, true),
+        Outbound::OrderAccepted(a) => {
+            if let (Some(feed), Some(&(num, intended_ns))) = (feed, session.outstanding.front()) {
+                if num == a.user_ref_num && intended_ns >= warmup_end_ns {
+                    feed.on_accepted(a.order_reference_number, intended_ns, progress);
+                }
+            }
+            (a.user_ref_num, true)
+        }
         Outbound::Rejected(r) => (r.user_ref_num, false),
         Outbound::OrderExecuted(_) => {
             progress.executions += 1;
@@ -262,6 +292,96 @@ fn on_message(
 
 /// The poll token of the pacing timer.
 const PACER: Token = Token(usize::MAX);
+/// The poll token of the feed socket.
+const FEED: Token = Token(usize::MAX - 1);
+
+/// The multicast side of order-to-feed measurement: pairs each measured order's Accepted
+/// with its Add Order on the feed, whichever arrives first.
+struct FeedWatch {
+    socket: mio::net::UdpSocket,
+    /// The sequence number the next packet should start at (0 before the first).
+    next_seq: u64,
+    buffer: Box<[u8]>,
+    /// Order reference number → intended send time, for accepted orders whose Add Order is not seen.
+    waiting_for_feed: std::collections::HashMap<u64, u64>,
+    /// Order reference number → arrival time, for Add Orders whose Accepted is not seen yet.
+    waiting_for_ack: std::collections::HashMap<u64, u64>,
+}
+
+impl FeedWatch {
+    fn join(config: &MulticastConfig, poll: &Poll) -> anyhow::Result<FeedWatch> {
+        let socket = multicast_receiver(config).context("cannot join the feed group")?;
+        socket.set_nonblocking(true)?;
+        let mut socket = mio::net::UdpSocket::from_std(socket);
+        poll.registry()
+            .register(&mut socket, FEED, mio::Interest::READABLE)?;
+        Ok(FeedWatch {
+            socket,
+            next_seq: 0,
+            buffer: vec![0u8; 65_536].into_boxed_slice(),
+            waiting_for_feed: std::collections::HashMap::with_capacity(1 << 16),
+            waiting_for_ack: std::collections::HashMap::with_capacity(1 << 16),
+        })
+    }
+
+    fn on_accepted(&mut self, order_ref: u64, intended_ns: u64, progress: &mut LoadProgress) {
+        match self.waiting_for_ack.remove(&order_ref) {
+            Some(arrival_ns) => record_feed(progress, arrival_ns.saturating_sub(intended_ns)),
+            None => {
+                self.waiting_for_feed.insert(order_ref, intended_ns);
+            }
+        }
+    }
+
+    /// Reads every waiting datagram; Add Orders complete or open a pair.
+    fn drain(&mut self, received_ns: u64, progress: &mut LoadProgress) -> anyhow::Result<()> {
+        loop {
+            let len = match self.socket.recv_from(&mut self.buffer) {
+                Ok((len, _)) => len,
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(error).context("feed socket"),
+            };
+            progress.feed_packets += 1;
+            // Latency needs no sequencing: every Add Order that arrives is timed, in any order;
+            // a jump in sequence numbers is only counted (the orders it hid go unmeasured).
+            let Ok(packet) = Packet::new_checked(&self.buffer[..len]) else {
+                continue;
+            };
+            if packet.count() == 0 || packet.count() == u16::MAX {
+                continue; // heartbeat or end of session
+            }
+            if self.next_seq != 0 && packet.seq() > self.next_seq {
+                progress.feed_gaps += 1;
+            }
+            self.next_seq = self.next_seq.max(packet.seq() + u64::from(packet.count()));
+            for block in packet.blocks() {
+                let Ok(block) = block else { break };
+                let order_ref = match MessageRepr::parse(block) {
+                    Ok(MessageRepr::AddOrder(add)) => add.order.0,
+                    Ok(MessageRepr::AddOrderMpid(add)) => add.order.0,
+                    _ => continue,
+                };
+                match self.waiting_for_feed.remove(&order_ref) {
+                    Some(intended_ns) => {
+                        record_feed(progress, received_ns.saturating_sub(intended_ns))
+                    }
+                    None => {
+                        self.waiting_for_ack.insert(order_ref, received_ns);
+                    }
+                }
+            }
+            // Add Orders of orders we never measure (warm-up, other members) would pile up.
+            if self.waiting_for_ack.len() > 1 << 20 {
+                self.waiting_for_ack.clear();
+            }
+        }
+    }
+}
+
+fn record_feed(progress: &mut LoadProgress, latency_ns: u64) {
+    let _ = progress.feed_latency_ns.record(latency_ns.max(1_000));
+}
 
 /// A `timerfd` on the realtime clock (the clock intended times are on), armed at absolute
 /// times: the generator's nanosecond-precision wake-up.
@@ -337,6 +457,10 @@ pub fn run_load(
     anyhow::ensure!(options.rate_per_s > 0, "rate must be positive");
     let mut poll = Poll::new()?;
     let mut sessions = open_sessions(options, &poll)?;
+    let mut feed = match &options.feed {
+        Some(config) => Some(FeedWatch::join(config, &poll)?),
+        None => None,
+    };
     wait_ready(&mut poll, &mut sessions)?;
     let start_ns = now_ns() + 1_000_000;
     let end_ns = start_ns + u64::try_from(options.duration.as_nanos())?;
@@ -374,8 +498,12 @@ pub fn run_load(
         pacer.clear();
         let received_ns = now_ns();
         for event in events.iter() {
-            if let Some(session) = sessions.get_mut(event.token().0) {
-                run.receive(session, received_ns, &mut member_events)?;
+            if event.token() == FEED {
+                if let Some(feed) = feed.as_mut() {
+                    feed.drain(received_ns, &mut run.progress)?;
+                }
+            } else if let Some(session) = sessions.get_mut(event.token().0) {
+                run.receive(session, received_ns, &mut member_events, feed.as_mut())?;
             }
         }
         if received_ns >= next_timer_ns {
@@ -391,6 +519,15 @@ pub fn run_load(
             tick(&run.progress);
             run.progress.start_interval();
         }
+    }
+    if let Some(feed) = feed.as_mut() {
+        // The last Add Orders may still be in flight: give them a moment.
+        let settle_end_ns = now_ns() + 200_000_000;
+        while !feed.waiting_for_feed.is_empty() && now_ns() < settle_end_ns {
+            poll.poll(&mut events, Some(Duration::from_millis(10)))?;
+            feed.drain(now_ns(), &mut run.progress)?;
+        }
+        run.progress.feed_unmatched = feed.waiting_for_feed.len() as u64;
     }
     run.progress.elapsed = Duration::from_nanos(now_ns().saturating_sub(start_ns));
     for session in sessions.iter_mut() {
@@ -413,6 +550,10 @@ fn new_progress() -> anyhow::Result<LoadProgress> {
         interval_executions: 0,
         interval_rejected: 0,
         late_sends: 0,
+        feed_latency_ns: new_histogram()?,
+        feed_packets: 0,
+        feed_gaps: 0,
+        feed_unmatched: 0,
     })
 }
 
@@ -483,6 +624,7 @@ impl Schedule<'_> {
         session: &mut Session,
         received_ns: u64,
         member_events: &mut Vec<MemberEvent>,
+        mut feed: Option<&mut FeedWatch>,
     ) -> anyhow::Result<()> {
         member_events.clear();
         session.connection.on_readable(received_ns, member_events);
@@ -494,6 +636,7 @@ impl Schedule<'_> {
                     received_ns,
                     self.warmup_end_ns,
                     &mut self.progress,
+                    feed.as_deref_mut(),
                 ),
                 MemberEvent::Closed => bail!("{} was disconnected", session.username),
                 _ => {}
@@ -545,6 +688,22 @@ pub fn write_report(
         us(h.max()),
         h.len()
     )?;
+    if options.feed.is_some() {
+        let f = &progress.feed_latency_ns;
+        writeln!(
+            out,
+            "# order_to_feed_us p50={:.1} p90={:.1} p99={:.1} p99.9={:.1} max={:.1} count={} feed_packets={} feed_gaps={} unmatched={}",
+            us(f.value_at_quantile(0.50)),
+            us(f.value_at_quantile(0.90)),
+            us(f.value_at_quantile(0.99)),
+            us(f.value_at_quantile(0.999)),
+            us(f.max()),
+            f.len(),
+            progress.feed_packets,
+            progress.feed_gaps,
+            progress.feed_unmatched
+        )?;
+    }
     writeln!(
         out,
         "{:>12} {:>14} {:>10} {:>14}",
