@@ -32,8 +32,10 @@
 //! starts in the store and runs past `next_seq` is answered up to the last stored message.
 //!
 //! The header's counters are written after each append so that a tool can inspect a file
-//! while the publisher runs; recovery of a store across a restart is not done (a restarted
-//! node starts a new store).
+//! while the publisher runs. A store belongs to one MoldUDP64 session and is not carried
+//! across a restart: a restarted publisher starts a new session with a new, empty store (the
+//! node names each start's session apart), so no re-request can be answered with a message
+//! of another run.
 //!
 //! # Invariants
 //! - `1 <= oldest_seq <= next_seq`, `next_seq - oldest_seq <= message_capacity`.
