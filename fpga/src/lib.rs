@@ -10,6 +10,7 @@
 //!   DMA engine model around the Verilated decoder; [`card::SimDecoder`].
 //! - [`software::SoftwareDecoder`]: `peregrine_feed`'s subscriber and parser with the same
 //!   normalization.
+//! - [`workload`]: publisher-made datagrams from random engine flow (tests, figures).
 //! - [`synth`]: runs `synth/decoder.ys` with yosys and parses the resource counts.
 //!
 //! Both decoders implement [`FeedDecoder`]; `tests/equivalence.rs` holds them to identical
@@ -52,6 +53,7 @@ pub mod event;
 pub mod rtl;
 pub mod software;
 pub mod synth;
+pub mod workload;
 
 pub use event::{DecoderCounters, FeedEvent};
 

@@ -59,7 +59,7 @@ pub fn parse_stat(log: &str) -> Option<Resources> {
 /// Runs `yosys -s synth/decoder.ys` in the crate directory and parses its statistics.
 pub fn run_yosys(crate_dir: &Path) -> Result<Resources, SynthError> {
     let output = Command::new("yosys")
-        .args(["-q", "-s", "synth/decoder.ys"])
+        .args(["-s", "synth/decoder.ys"])
         .current_dir(crate_dir)
         .output()
         .map_err(|error| match error.kind() {

@@ -9,32 +9,8 @@ use peregrine_fpga::software::SoftwareDecoder;
 use peregrine_fpga::{FeedDecoder, FeedEvent};
 
 pub const NS_PER_DAY: u64 = 86_400 * 1_000_000_000;
-pub const SESSION: &[u8; 10] = b"PGRNTEST01";
 
-/// xorshift64*: deterministic, seeded per test.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    /// Uniform in `0..bound` (bound > 0).
-    pub fn below(&mut self, bound: u64) -> u64 {
-        self.next_u64() % bound
-    }
-    pub fn chance(&mut self, numerator: u64, denominator: u64) -> bool {
-        self.below(denominator) < numerator
-    }
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
+pub use peregrine_fpga::workload::{Rng, SESSION};
 
 /// What a byte of a message must be to be valid.
 #[derive(Clone, Copy)]
