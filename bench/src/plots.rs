@@ -145,33 +145,37 @@ pub fn latency_vs_load(path: &Path, title: &str, series: &[Series]) -> PlotResul
     )
 }
 
-/// One bar per (label, advantage); a line at 1× marks parity.
+/// One bar per (label, advantage), drawn from parity (1×) on a log axis: right of the line
+/// Peregrine is better, left of it the peer is.
 pub fn ratio_bars(path: &Path, title: &str, bars: &[(String, f64)]) -> PlotResult {
     let height = 120 + 34 * bars.len() as u32;
     let root = SVGBackend::new(path, (860, height)).into_drawing_area();
     root.fill(&WHITE)?;
-    let high = bars.iter().map(|b| b.1).fold(1.0f64, f64::max) * 1.15;
+    let positive = bars.iter().map(|b| b.1.max(1e-3));
+    let low = positive.clone().fold(1.0f64, f64::min) / 2.0;
+    let high = positive.fold(1.0f64, f64::max) * 60.0;
     let count = bars.len().max(1) as f64;
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(10)
-        .build_cartesian_2d(0.0..high * 1.9, 0.0..count)?;
+        .build_cartesian_2d((low..high).log_scale(), 0.0..count)?;
     chart
         .configure_mesh()
         .disable_y_mesh()
         .y_labels(0)
-        .x_desc("times better than the peer (1 = parity)")
+        .x_label_formatter(&|x| format_number(*x))
+        .x_desc("times better than the peer (log scale; 1 = parity)")
         .draw()?;
     chart.draw_series(bars.iter().enumerate().map(|(index, (_, value))| {
         let top = count - index as f64 - 0.15;
         let style = if *value >= 1.0 { colour(2) } else { colour(3) };
-        Rectangle::new([(0.0, top - 0.7), (value.max(0.0), top)], style.filled())
+        Rectangle::new([(1.0, top - 0.7), (value.max(1e-3), top)], style.filled())
     }))?;
     chart.draw_series(bars.iter().enumerate().map(|(index, (label, value))| {
         let top = count - index as f64 - 0.15;
-        let at = (value.max(0.0) + high * 0.02, top - 0.2);
+        let at = (value.max(1.0) * 1.08, top - 0.2);
         Text::new(format!("{value:.2}x  {label}"), at, ("sans-serif", 13))
     }))?;
     chart.draw_series(LineSeries::new(

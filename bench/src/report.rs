@@ -260,14 +260,16 @@ fn micro_section(out: &mut String, results: &SuiteResults) {
         let _ = writeln!(out, "**{}** ({})\n", scenario.name, scenario.unit);
         let _ = writeln!(
             out,
-            "| contender | {} | Peregrine is |\n|---|---|---|",
+            "| contender | {} | Peregrine vs this peer |\n|---|---|---|",
             scenario.unit
         );
         for (index, (name, value)) in scenario.contenders.iter().enumerate() {
             let verdict = if index == 0 {
                 "—".to_string()
             } else {
-                format!("{:.2}× better", scenario.advantage(index))
+                let advantage = scenario.advantage(index);
+                let word = if advantage >= 1.0 { "better" } else { "worse" };
+                format!("{advantage:.2}× ({word})")
             };
             let _ = writeln!(out, "| {name} | {value:.2} | {verdict} |");
         }
