@@ -61,6 +61,20 @@ fn memory() -> String {
         .unwrap_or_default()
 }
 
+/// The 1, 5 and 15 minute load averages, as `/proc/loadavg` gives them ("unknown" without it).
+pub fn load_average_now() -> String {
+    known(
+        std::fs::read_to_string("/proc/loadavg")
+            .map(|text| {
+                text.split_whitespace()
+                    .take(3)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default(),
+    )
+}
+
 /// Reads the machine description now (the load average is the one at this moment).
 pub fn describe() -> Machine {
     let governor = std::fs::read_to_string("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")
@@ -81,7 +95,7 @@ pub fn describe() -> Machine {
         core_count: std::thread::available_parallelism().map_or(0, |n| n.get()),
         kernel: known(command_line("uname", &["-sr"])),
         governor,
-        load_average: known(load_average),
+        load_average,
         memory: known(memory()),
         git_revision: known(if dirty && !revision.is_empty() {
             format!("{revision} (work tree has uncommitted changes)")

@@ -73,6 +73,11 @@ fn machine_section(out: &mut String, results: &SuiteResults) {
         "| load average at start (1/5/15 min) | {} |",
         m.load_average
     );
+    let _ = writeln!(
+        out,
+        "| load average at the end | {} |",
+        crate::machine::load_average_now()
+    );
     let _ = writeln!(out, "| git revision | {} |", m.git_revision);
     let _ = writeln!(out, "| date | {} |", m.date_utc);
     let _ = writeln!(
