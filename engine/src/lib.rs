@@ -29,11 +29,14 @@
 //! account's when the order says `AccountDefault`.
 //!
 //! **New order.** Checks in this order, the first failure is the reject reason:
-//! `UnknownInstrument`, `UnknownAccount`, `InstrumentHalted`, `ZeroQty`, `QtyNotLotMultiple`,
+//! `UnknownInstrument`, `UnknownAccount`, `InstrumentHalted` (phase halted), `InstrumentClosed`
+//! (phase closed), `ZeroQty`, `QtyNotLotMultiple`,
 //! `QtyAboveInstrumentMax`; then for a market order `InvalidMarketOrder` (post-only or
 //! `display_qty != 0`), for a limit order `PriceOutOfBand` then `PriceNotTickMultiple`;
 //! then `InvalidDisplayQty` (`display_qty > qty` or not a lot multiple), `InvalidMinQty`
-//! (`min_qty > qty` or not a lot multiple), `PostOnlyWouldTake` (the best opposite price is
+//! (`min_qty > qty` or not a lot multiple), `NotAllowedInPhase` (in a call phase, anything but
+//! a limit DAY/GTC order without minimum quantity and not post-only), `PostOnlyWouldTake`
+//! (continuous phase only: the best opposite price is
 //! acceptable, whoever owns it); and for an order that may rest (limit, DAY or GTC):
 //! `OrderCapacity` when the order pool is full, then `LevelCapacity` when its level does not exist
 //! and the level pool is full. Then the order gets the next `OrderId` and `Accepted` is emitted
@@ -78,14 +81,15 @@
 //! comes off the reserve first, then the display; priority is kept:
 //! `Cancelled`(cut, new leaves, `Reduced`) + `BookReduce`(display cut) if the display was cut.
 //!
-//! **Replace.** Checks: `UnknownOrder`, `InstrumentHalted`, `ZeroQty`, `QtyNotLotMultiple`,
+//! **Replace.** Checks: `UnknownOrder`, `InstrumentHalted`, `InstrumentClosed`, `ZeroQty`,
+//! `QtyNotLotMultiple`,
 //! `QtyAboveInstrumentMax`, `PriceOutOfBand`, `PriceNotTickMultiple`, `InvalidDisplayQty` (against
 //! the new quantity), `ReplaceNoChange` (same price, leaves and peak). The order keeps its
 //! priority and id when the price and peak are unchanged (the new peak follows the iceberg rule
 //! against the new quantity) and the quantity goes down: the cut comes off the reserve first;
 //! `Replaced`(`priority_kept`, display size) + `BookReduce` if the display was cut.
-//! Otherwise, more checks: `PostOnlyWouldTake` (a post-only order whose new price is acceptable
-//! against the opposite best), `LevelCapacity` (the new price has no level and the pool is full);
+//! Otherwise, more checks: `PostOnlyWouldTake` (continuous phase only: a post-only order whose
+//! new price is acceptable against the opposite best), `LevelCapacity` (the new price has no level and the pool is full);
 //! then the old order leaves the book, the replacement gets the next `OrderId`,
 //! `Replaced`(old, new) is emitted and the replacement is matched as a limit order of the old
 //! order's account, session, side, time in force and effective STP mode, without a fill
@@ -98,13 +102,15 @@
 //! then its asks likewise; with neither, every instrument in id order likewise. Each order:
 //! `Cancelled`(all leaves, `MassCancel`) + `BookDelete`; then `MassCancelled`(count).
 //!
-//! **Instrument and admin.** `SetTradingStatus`: `UnknownInstrument`, else the status is set and
-//! `TradingStatus` emitted (also when unchanged). `EndOfDay`: every DAY order, in the
+//! **Instrument and admin.** `SetTradingStatus`: `UnknownInstrument`, `InvalidTradingStatus`
+//! (`BatchAuction` without a batch interval); else the phase changes by the phase rules below
+//! and `TradingStatus` is emitted (also when unchanged). `EndOfDay`: every DAY order, in the
 //! instrument-walk order of mass cancel, gets `Cancelled`(`EndOfDay`) + `BookDelete`; then
 //! `ControlAck`(`EndOfDay`, value = count). `BlockAccount`: the account's orders by ascending id
 //! get `Cancelled`(`KillSwitch`) + `BookDelete` (an unknown account: nothing); risk blocks the
 //! account and acknowledges. `SetRiskLimit`, `UnblockAccount`, `SetReferencePrice` and
-//! `SessionLost` belong to risk: the engine emits nothing for them. Rejects of admin commands
+//! `SessionLost` belong to risk: the engine emits nothing for them (it keeps a positive
+//! `SetReferencePrice` of a known instrument as its auction reference). Rejects of admin commands
 //! carry account 0, session 0 and client_ref 0 unless the command has them.
 //!
 //! **Further readings.** Self-trade decisions (matching and the fill requirement) use the
@@ -113,6 +119,62 @@
 //! `display_qty == qty` makes it fully displayed, a peak change, so it loses priority. A replace's
 //! `LevelCapacity` check is made before the old order leaves the book. A mass cancel naming an
 //! unknown account and an unknown instrument is `UnknownAccount`.
+//!
+//! # Trading phases and auctions
+//!
+//! Each instrument has a phase ([`TradingStatus`]) and market rules ([`MarketRules`], given to
+//! [`Engine::with_market`]; [`Engine::new`] gives continuous trading all day, under which every
+//! rule above holds unchanged).
+//!
+//! **Time.** [`Engine::apply_at`] takes the command's sequencer `timestamp_ns`. Before applying
+//! the command, every timer it reaches fires, instrument by instrument in id order: (1) a
+//! schedule boundary: the phase becomes the schedule's phase at that time (a phase whose whole
+//! window saw no command is skipped; while halted the boundary is remembered, not applied);
+//! (2) the end of a resume or volatility call: the phase becomes the schedule's current phase
+//! (the trading phase without a schedule); (3) the end of a batch: the book uncrosses and the
+//! next batch ends at the next multiple of the interval after `timestamp_ns`. [`Engine::apply`]
+//! fires no timer.
+//!
+//! **Phases.** Continuous (`Trading`): the matching rules above. Call phases (`PreOpen`,
+//! `OpeningAuction`, `ClosingAuction`, `ResumeAuction`, `VolatilityAuction`, `BatchAuction`):
+//! accepted orders rest without matching (`Accepted` + `BookAdd`, the book may cross); a
+//! replace that loses priority re-enters without matching. `Halted` and `Closed`: new orders
+//! and replaces are rejected; cancels, reduces and mass cancels work in every phase.
+//!
+//! **Phase change** from `old` to `new` (nothing when equal): when `new` is not `Halted` and
+//! either `old` is an auction call (every call phase but `PreOpen`) or `new` is `Trading`, the
+//! book uncrosses first (with `old` as the uncross's phase); then the phase is set, a resume or
+//! volatility call ends its configured duration after now, a batch ends at the next interval
+//! multiple, and `TradingStatus`(`new`) is emitted. An admin `Trading` means the trading phase
+//! (`BatchAuction` for a batch-auction instrument); from `Halted` with a resume call configured
+//! it starts `ResumeAuction` instead.
+//!
+//! **Uncross.** The price is chosen as [`uncross`] documents: most executable volume, then least
+//! `|imbalance|`, then nearest the reference (last trade in the instrument, else the kept
+//! `SetReferencePrice`), then the lower price. Allocation: while the best bid is at or above the
+//! price and the best ask at or below it, their front orders trade
+//! `q = min(bid displayed, ask displayed)` at the price: `AuctionFill`(buy) then
+//! `AuctionFill`(sell) under one new `MatchId`, then for the buy side and then the sell side an
+//! order with nothing displayed leaves the book (no leaves) or refreshes its iceberg display
+//! (`Restated` + `BookAdd`, back of its level). So allocation is by price, then time, with an
+//! iceberg's reserve behind the orders that queued after its display, as in continuous
+//! matching. Self-trade prevention does not apply in an uncross. Finally `AuctionUncrossed`
+//! with the total quantity and a match id of its own; the price becomes the last trade. A book
+//! that does not cross emits nothing.
+//!
+//! **Volatility interruption.** With a band configured and a reference (last trade, else the
+//! kept reference price), a continuous taker may trade only at maker prices inside
+//! `reference ± reference × band_bps / 10,000` (the reference as of the command). When its next
+//! trade would be outside: the taker stops, the phase changes to `VolatilityAuction`
+//! (`TradingStatus`), and the taker's remainder rests in the call (limit DAY/GTC) or is
+//! cancelled (`ImmediateOrCancel`). The fill requirement (FOK, minimum quantity) counts only
+//! levels inside the band, so such orders never start an interruption part-filled.
+//!
+//! **Indicative.** After a command (and after timers), each auction call whose book changed
+//! (or that just started) emits `AuctionIndicative` (the uncross it would give now, with the
+//! imbalance side) when `indicative_interval_ns` of sequencer time passed since its last one, or
+//! at once when the interval is 0; a change inside the interval is published by the first
+//! command after it.
 //!
 //! **Rejected fields.** `instrument` is the command's (new order, mass cancel, trading status;
 //! 0 when it names none) or, for cancel/reduce/replace, the order's when the order was found and
@@ -142,6 +204,8 @@ pub use types::{
     AccountId, InstrumentId, MatchId, OrderId, OrderType, Price, Qty, SessionId, Side, StpMode,
     TimeInForce, TradingStatus,
 };
+#[doc(no_inline)]
+pub use uncross::Discovery;
 
 mod engine;
 mod ladder;

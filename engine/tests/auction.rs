@@ -447,9 +447,12 @@ struct RefOrder {
     qty: u32,
 }
 
+/// (volume from the top, |imbalance|, distance to the reference, price): smaller is better.
+type RankKey = (u64, u64, u64, i64);
+
 /// Tries every tick of the band with the documented ranking.
 fn reference_uncross(orders: &[RefOrder], reference: Option<i64>) -> Option<(i64, u64)> {
-    let mut best: Option<(i64, u64, (u64, u64, u64, i64))> = None;
+    let mut best: Option<(i64, u64, RankKey)> = None;
     for ticks in MIN_TICKS..=MAX_TICKS {
         let buy: u64 = orders
             .iter()
