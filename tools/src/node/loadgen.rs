@@ -646,6 +646,26 @@ impl Schedule<'_> {
     }
 }
 
+/// `# NAME p50=… p90=… p99=… p99.9=… p99.99=… max=… count=…` in µs, without the line end.
+fn write_percentiles(
+    out: &mut impl std::io::Write,
+    name: &str,
+    h: &Histogram<u64>,
+) -> std::io::Result<()> {
+    let us = |ns: u64| ns as f64 / 1_000.0;
+    write!(out, "# {name}")?;
+    for (label, quantile) in [
+        ("p50", 0.50),
+        ("p90", 0.90),
+        ("p99", 0.99),
+        ("p99.9", 0.999),
+        ("p99.99", 0.9999),
+    ] {
+        write!(out, " {label}={:.1}", us(h.value_at_quantile(quantile)))?;
+    }
+    write!(out, " max={:.1} count={}", us(h.max()), h.len())
+}
+
 /// The HDR report: a summary line per percentile, then the percentile distribution (`.hgrm`
 /// layout: value in µs, percentile, total count, 1/(1-percentile)).
 pub fn write_report(
@@ -677,31 +697,14 @@ pub fn write_report(
         progress.late_sends,
         (progress.acked + progress.rejected) as f64 / seconds
     )?;
-    writeln!(
-        out,
-        "# order_to_ack_us p50={:.1} p90={:.1} p99={:.1} p99.9={:.1} p99.99={:.1} max={:.1} count={}",
-        us(h.value_at_quantile(0.50)),
-        us(h.value_at_quantile(0.90)),
-        us(h.value_at_quantile(0.99)),
-        us(h.value_at_quantile(0.999)),
-        us(h.value_at_quantile(0.9999)),
-        us(h.max()),
-        h.len()
-    )?;
+    write_percentiles(out, "order_to_ack_us", h)?;
+    writeln!(out)?;
     if options.feed.is_some() {
-        let f = &progress.feed_latency_ns;
+        write_percentiles(out, "order_to_feed_us", &progress.feed_latency_ns)?;
         writeln!(
             out,
-            "# order_to_feed_us p50={:.1} p90={:.1} p99={:.1} p99.9={:.1} max={:.1} count={} feed_packets={} feed_gaps={} unmatched={}",
-            us(f.value_at_quantile(0.50)),
-            us(f.value_at_quantile(0.90)),
-            us(f.value_at_quantile(0.99)),
-            us(f.value_at_quantile(0.999)),
-            us(f.max()),
-            f.len(),
-            progress.feed_packets,
-            progress.feed_gaps,
-            progress.feed_unmatched
+            " feed_packets={} feed_gaps={} unmatched={}",
+            progress.feed_packets, progress.feed_gaps, progress.feed_unmatched
         )?;
     }
     writeln!(
