@@ -6,7 +6,9 @@
 //! iceberg orders, cancels, reduces, replaces of which about 5% cross and trade, across four
 //! books of about a thousand resting orders each) in batches: each batch is generated with
 //! counting off into a `Vec` whose capacity was taken up front, then applied with counting on,
-//! alternately into a `CountSink` and an `EventDigest`. The count must stay at zero.
+//! alternately into a `CountSink` and an `EventDigest`, through `apply_at` with sequencer time
+//! and market rules that add auction flow (admin opening calls, volatility interruptions and
+//! resume calls, batch auctions, indicatives). The count must stay at zero.
 //!
 //! This file holds a single test so that no other test's thread runs (and allocates) while the
 //! counter is on; the counter is per thread anyway.
@@ -15,7 +17,9 @@ mod reference;
 
 use peregrine_engine::event::sink::CountSink;
 use peregrine_engine::record::EventDigest;
-use peregrine_engine::{Command, Engine, InstrumentId, Side};
+use peregrine_engine::{
+    Command, Engine, Event, EventSink, InstrumentId, MarketConfig, Side, TradingStatus,
+};
 use reference::flow::{flow_config, FlowGen, FLOW_INSTRUMENTS};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -87,9 +91,42 @@ const BATCH_LEN: usize = 1_000;
 /// Resting orders the flow hovers around: about a thousand per book.
 const RESTING_TARGET: u32 = 1_000 * FLOW_INSTRUMENTS;
 
+/// Counts events, and auction uncrosses and fills apart: allocation-free.
+#[derive(Default)]
+struct AuctionCountSink {
+    count: u64,
+    uncrosses: u64,
+    fills: u64,
+}
+
+impl EventSink for AuctionCountSink {
+    fn push(&mut self, event: Event) {
+        self.count += 1;
+        match event {
+            Event::AuctionUncrossed(_) => self.uncrosses += 1,
+            Event::AuctionFill(_) => self.fills += 1,
+            _ => {}
+        }
+    }
+}
+
+/// Market rules for the auction part of the flow: instrument 1 has a volatility band and a
+/// resume call, instrument 2 runs batch auctions every 200 µs; instrument 0 is sent into an
+/// opening call for one batch in ten by admin commands; instrument 3 stays continuous.
+fn market_config() -> MarketConfig {
+    let mut market = MarketConfig::continuous(FLOW_INSTRUMENTS as usize);
+    market.instruments[1].volatility_band_bps = 100;
+    market.instruments[1].volatility_call_ns = 50_000;
+    market.instruments[1].resume_call_ns = 10_000;
+    market.instruments[2].batch_interval_ns = 200_000;
+    market
+}
+
 #[test]
 fn a_million_commands_allocate_nothing() {
-    let mut engine = Engine::new(flow_config()).expect("valid config");
+    let mut engine = Engine::with_market(flow_config(), market_config()).expect("valid config");
+    let mut auction_sink = AuctionCountSink::default();
+    let mut timestamp_ns: u64 = 1;
     let mut flow = FlowGen::new(0x5eed_a110c, RESTING_TARGET);
     let mut batch: Vec<Command> = Vec::with_capacity(BATCH_LEN);
     let mut count_sink = CountSink::default();
@@ -108,14 +145,26 @@ fn a_million_commands_allocate_nothing() {
         flow.fill(&mut batch, BATCH_LEN);
         let (allocations_before, deallocations_before) =
             (ALLOCATIONS.load(Relaxed), DEALLOCATIONS.load(Relaxed));
+        let phase = if batch_index % 10 == 3 {
+            TradingStatus::OpeningAuction
+        } else {
+            TradingStatus::Trading
+        };
+        let phase_command = Command::SetTradingStatus {
+            instrument: InstrumentId(0),
+            status: phase,
+        };
         set_counting(true);
+        engine.apply_at(timestamp_ns, &phase_command, &mut auction_sink);
         if batch_index.is_multiple_of(2) {
             for command in &batch {
-                engine.apply(command, &mut count_sink);
+                timestamp_ns += 1_000;
+                engine.apply_at(timestamp_ns, command, &mut count_sink);
             }
         } else {
             for command in &batch {
-                engine.apply(command, &mut digest);
+                timestamp_ns += 1_000;
+                engine.apply_at(timestamp_ns, command, &mut digest);
             }
         }
         set_counting(false);
@@ -148,6 +197,16 @@ fn a_million_commands_allocate_nothing() {
             );
         }
     }
+    assert!(
+        auction_sink.uncrosses > 50,
+        "{} uncrosses",
+        auction_sink.uncrosses
+    );
+    assert!(
+        auction_sink.fills > 1_000,
+        "{} auction fills",
+        auction_sink.fills
+    );
     let trades = engine.next_match_id().0 - 1;
     assert!(trades > COMMAND_COUNT as u64 / 50, "only {trades} trades");
     assert!(count_sink.count + digest.event_count > 2 * COMMAND_COUNT as u64);
