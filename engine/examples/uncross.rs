@@ -41,7 +41,7 @@ fn orders(count: usize) -> Vec<(Side, i64, u32)> {
     let mut rng = XorShift(0x1234_5678_9abc_def1);
     (0..count)
         .map(|_| {
-            let buy = rng.next() % 2 == 0;
+            let buy = rng.next().is_multiple_of(2);
             let offset = (rng.next() % 250) as i64;
             let qty = 1 + (rng.next() % 100) as u32;
             if buy {
