@@ -380,3 +380,210 @@ fn publishes_agrees_with_encode() {
         assert_eq!(publishes(event), encoded.is_some(), "{event:?}");
     }
 }
+
+#[test]
+fn auction_events_encode_as_executions_cross_trade_and_noii() {
+    use peregrine_engine::{AuctionFill, AuctionIndicative, AuctionUncrossed, ImbalanceSide};
+    let encoder = encoder();
+    let fill = Event::AuctionFill(AuctionFill {
+        match_id: MatchId(11),
+        instrument: InstrumentId(0),
+        price: Price(1_000_000),
+        qty: Qty(300),
+        side: Side::Sell,
+        order: OrderId(5),
+        account: AccountId(1),
+        session: SessionId(2),
+        order_price: Price(990_000),
+        leaves: Qty(0),
+        contra_order: OrderId(6),
+        phase: TradingStatus::OpeningAuction,
+    });
+    assert_eq!(
+        encoder.encode(STAMP_NS, &fill),
+        Ok(Some(MessageRepr::OrderExecutedWithPrice(
+            OrderExecutedWithPriceRepr {
+                header: header(1),
+                order: OrderId(5),
+                executed_shares: Qty(300),
+                match_number: MatchId(11),
+                printable: YesNo::No,
+                execution_price: ItchPrice(1_000_000),
+            }
+        )))
+    );
+    let cross = Event::AuctionUncrossed(AuctionUncrossed {
+        match_id: MatchId(12),
+        instrument: InstrumentId(1),
+        price: Price(1_000_000),
+        qty: 300,
+        phase: TradingStatus::ClosingAuction,
+    });
+    let Ok(Some(MessageRepr::CrossTrade(cross))) = encoder.encode(STAMP_NS, &cross) else {
+        panic!("an uncross encodes to Q");
+    };
+    assert_eq!(
+        (
+            cross.header,
+            cross.shares,
+            cross.cross_price,
+            cross.match_number
+        ),
+        (header(2), 300, ItchPrice(1_000_000), MatchId(12))
+    );
+    assert_eq!(
+        (cross.stock.trimmed(), cross.cross_type),
+        ("SYM1", CrossType::Closing)
+    );
+    let indicative = Event::AuctionIndicative(AuctionIndicative {
+        instrument: InstrumentId(0),
+        phase: TradingStatus::VolatilityAuction,
+        price: Price(1_030_000),
+        paired_qty: 700,
+        imbalance_qty: 200,
+        imbalance_side: ImbalanceSide::Sell,
+        reference_price: Price(1_000_000),
+    });
+    let Ok(Some(MessageRepr::Noii(noii))) = encoder.encode(STAMP_NS, &indicative) else {
+        panic!("an indicative encodes to I");
+    };
+    assert_eq!(
+        (
+            noii.paired_shares,
+            noii.imbalance_shares,
+            noii.imbalance_direction
+        ),
+        (700, 200, ImbalanceDirection::Sell)
+    );
+    assert_eq!(
+        (
+            noii.near_price,
+            noii.far_price,
+            noii.current_reference_price
+        ),
+        (
+            ItchPrice(1_030_000),
+            ItchPrice(1_030_000),
+            ItchPrice(1_030_000)
+        )
+    );
+    assert_eq!(
+        (noii.cross_type, noii.price_variation),
+        (CrossType::HaltOrIpo, PriceVariation::Pct3)
+    );
+    for event in [fill, indicative] {
+        assert!(publishes(&event));
+    }
+}
+
+#[test]
+fn every_phase_has_a_trading_action() {
+    let encoder = encoder();
+    let expected = [
+        (TradingStatus::Trading, TradingState::Trading),
+        (TradingStatus::Halted, TradingState::Halted),
+        (TradingStatus::PreOpen, TradingState::QuotationOnly),
+        (TradingStatus::OpeningAuction, TradingState::QuotationOnly),
+        (TradingStatus::ClosingAuction, TradingState::QuotationOnly),
+        (TradingStatus::ResumeAuction, TradingState::QuotationOnly),
+        (TradingStatus::VolatilityAuction, TradingState::Paused),
+        (TradingStatus::BatchAuction, TradingState::QuotationOnly),
+        (TradingStatus::Closed, TradingState::Halted),
+    ];
+    assert_eq!(expected.len(), TradingStatus::ALL.len());
+    for (status, state) in expected {
+        let Ok(MessageRepr::TradingAction(action)) =
+            encoder.trading_action(STAMP_NS, InstrumentId(0), status)
+        else {
+            panic!("H");
+        };
+        assert_eq!(action.trading_state, state, "{status}");
+    }
+    assert_eq!(
+        price_variation(Price(0), Price(5)),
+        PriceVariation::NotAvailable
+    );
+    assert_eq!(
+        price_variation(Price(100), Price(100)),
+        PriceVariation::BelowOnePct
+    );
+    assert_eq!(
+        price_variation(Price(150), Price(100)),
+        PriceVariation::Pct30OrMore
+    );
+    assert_eq!(
+        price_variation(Price(115), Price(100)),
+        PriceVariation::Pct10To19
+    );
+}
+
+#[test]
+fn an_engine_uncross_encoded_gives_the_engines_displayed_book() {
+    use peregrine_engine::{
+        AccountConfig, Command, Engine, EngineConfig, NewOrder, OrderType, StpMode, TimeInForce,
+    };
+    let config = EngineConfig {
+        instruments: instruments(),
+        accounts: vec![AccountConfig { stp: StpMode::Off }; 3],
+        order_capacity: 16,
+        level_capacity: 16,
+    };
+    let mut engine = Engine::new(config).expect("valid config");
+    let mut events = Vec::new();
+    let call = Command::SetTradingStatus {
+        instrument: InstrumentId(0),
+        status: TradingStatus::OpeningAuction,
+    };
+    engine.apply(&call, &mut events);
+    // (account, side, price, qty, display): an iceberg ask refreshes during the uncross.
+    let rows = [
+        (0, Side::Buy, 1_010_000, 500, 0),
+        (1, Side::Sell, 1_000_000, 600, 200),
+        (2, Side::Sell, 1_000_000, 200, 0),
+        (2, Side::Buy, 1_000_000, 400, 0),
+        (1, Side::Sell, 1_020_000, 300, 0),
+    ];
+    for (account, side, price, qty, display) in rows {
+        let order = NewOrder {
+            account: AccountId(account),
+            session: SessionId(1),
+            client_ref: 0,
+            instrument: InstrumentId(0),
+            side,
+            order_type: OrderType::Limit,
+            time_in_force: TimeInForce::Day,
+            price: Price(price),
+            qty: Qty(qty),
+            display_qty: Qty(display),
+            min_qty: Qty(0),
+            post_only: false,
+            stp: StpMode::AccountDefault,
+        };
+        engine.apply(&Command::NewOrder(order), &mut events);
+    }
+    let open = Command::SetTradingStatus {
+        instrument: InstrumentId(0),
+        status: TradingStatus::Trading,
+    };
+    engine.apply(&open, &mut events);
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, Event::AuctionUncrossed(u) if u.qty == 800)));
+    let (bids, asks) = book_of(&events);
+    let mut expected = (Vec::new(), Vec::new());
+    engine.for_each_order(InstrumentId(0), Side::Buy, |o| {
+        expected.0.push((
+            o.id.0,
+            u32::try_from(o.price.0).expect("fits"),
+            o.displayed.0,
+        ))
+    });
+    engine.for_each_order(InstrumentId(0), Side::Sell, |o| {
+        expected.1.push((
+            o.id.0,
+            u32::try_from(o.price.0).expect("fits"),
+            o.displayed.0,
+        ))
+    });
+    assert_eq!((bids, asks), expected);
+}
