@@ -95,8 +95,8 @@ module itch_decoder #(
 
     // ---------------------------------------------------------------------------------------
     // Byte accumulator: acc holds acc_count (0..16) bytes, oldest in acc[7:0]; bytes above
-    // acc_count are zero. A beat is accepted only while at most 8 bytes are held, so the
-    // accumulator never overflows; the parser takes `take` bytes from the bottom each cycle.
+    // acc_count are zero. A beat is accepted only while at most 8 bytes remain after this
+    // cycle's take, so the accumulator never overflows; the parser takes `take` bytes a cycle.
     // ---------------------------------------------------------------------------------------
     reg  [127:0] acc;
     reg  [4:0]   acc_count;
@@ -121,11 +121,13 @@ module itch_decoder #(
     wire [3:0]  in_count = keep_count(s_tkeep);
     wire [63:0] in_mask  = (in_count == 4'd8) ? {64{1'b1}}
                          : ({64{1'b0}} | ((64'd1 << {in_count, 3'b000}) - 64'd1));
-    assign s_tready = !rst && !cfg_load && !eop_seen && (acc_count <= 5'd8);
-    wire in_fire  = s_tvalid && s_tready;
-    wire pkt_end  = eop_seen && (acc_count == 5'd0);
     wire [4:0] take_max = (acc_count > 5'd8) ? 5'd8 : acc_count;
     wire [4:0] rem_count = acc_count - {1'b0, take};
+    // A beat is taken when what stays after this cycle's take leaves room for 8 more bytes,
+    // so the parser keeps finding a full word after a short (length prefix) cycle.
+    assign s_tready = !rst && !cfg_load && !eop_seen && (rem_count <= 5'd8);
+    wire in_fire  = s_tvalid && s_tready;
+    wire pkt_end  = eop_seen && (acc_count == 5'd0);
     wire [127:0] in_shifted = {64'd0, s_tdata & in_mask} << {rem_count, 3'b000};
 
     // ---------------------------------------------------------------------------------------
