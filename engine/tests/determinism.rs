@@ -160,6 +160,9 @@ fn feed(
     for input in stream {
         events.clear();
         engine.apply_at(input.timestamp_ns, &input.command, &mut events);
+        if input.seq.is_multiple_of(1_000) {
+            engine.verify();
+        }
         for event in &events {
             digest.add(event);
             let mut bytes = [0u8; EVENT_BYTES];
