@@ -210,6 +210,9 @@ pub struct NodeConfig {
     /// The market-data publisher (`crate::node::feed`).
     #[serde(default)]
     pub feed: crate::node::feed::FeedSection,
+    /// Metrics endpoint and admin socket (`crate::node::metrics`, `crate::node::admin`).
+    #[serde(default)]
+    pub ops: crate::node::metrics::OpsSection,
     pub instruments: Vec<InstrumentSection>,
     pub accounts: Vec<AccountSection>,
     pub users: Vec<UserSection>,

@@ -43,6 +43,10 @@ enum Command {
     Load(cmd::load::Args),
     /// Market-data feed tools (`feed tap`: watch the multicast feed).
     Feed(cmd::feed::Args),
+    /// Operator actions on a running node over its admin socket (block, halt, limits, …).
+    Admin(cmd::admin::Args),
+    /// Host tuning (`tune check`: audit the host against the config).
+    Tune(cmd::tune::Args),
     /// Deterministic simulation of the whole node under seeded faults (`--ci`: many seeds).
     Sim(cmd::sim::Args),
 }
@@ -57,6 +61,8 @@ fn main() -> ExitCode {
         Command::Client(args) => cmd::client::run(args),
         Command::Load(args) => cmd::load::run(args),
         Command::Feed(args) => cmd::feed::run(args),
+        Command::Admin(args) => cmd::admin::run(args),
+        Command::Tune(args) => cmd::tune::run(args),
         Command::Sim(args) => cmd::sim::run(args),
     };
     match result {

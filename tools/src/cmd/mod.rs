@@ -1,5 +1,6 @@
 //! One module per subcommand; see `main.rs` for the shape each follows.
 
+pub mod admin;
 pub mod client;
 pub mod demo;
 pub mod feed;
@@ -8,3 +9,4 @@ pub mod load;
 pub mod replay;
 pub mod run;
 pub mod sim;
+pub mod tune;

@@ -46,6 +46,9 @@ pub struct Args {
     /// Do not start the market-data feed thread (overrides `feed.enabled`).
     #[arg(long)]
     no_feed: bool,
+    /// Log line format on stderr.
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: crate::node::metrics::LogFormat,
     /// Print an argon2 PHC string for this password (for `[[users]] password_hash`) and exit.
     #[arg(long, value_name = "PASSWORD")]
     hash_password: Option<String>,
@@ -87,7 +90,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         println!("{}", hash_password(&password)?);
         return Ok(ExitCode::SUCCESS);
     }
-    init_logging();
+    crate::node::metrics::init_logging(args.log_format);
     let config = load_config(
         args.config.as_deref(),
         args.listen.as_deref(),

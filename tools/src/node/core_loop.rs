@@ -15,6 +15,7 @@ use peregrine_replay::{CoreStage, JournalError};
 use peregrine_tuning::ring::{Consumer, Producer};
 use peregrine_tuning::wait::Waiter;
 
+use super::admin::CoreOps;
 use super::feed::FeedTap;
 use super::records::{InboundRecord, OutboundKind, OutboundRecord};
 
@@ -66,6 +67,7 @@ pub struct CoreCounters {
 struct Forward<'a, S: OutboundSink> {
     sink: &'a mut S,
     feed: Option<&'a mut FeedTap>,
+    ops: Option<&'a mut CoreOps>,
     input_seq: u64,
     timestamp_ns: u64,
     event_index: u32,
@@ -75,6 +77,9 @@ impl<S: OutboundSink> EventSink for Forward<'_, S> {
     fn push(&mut self, event: Event) {
         if let Some(feed) = self.feed.as_mut() {
             feed.event(self.input_seq, self.timestamp_ns, event);
+        }
+        if let Some(ops) = self.ops.as_mut() {
+            ops.event(&event);
         }
         self.sink.push(OutboundRecord {
             input_seq: self.input_seq,
@@ -91,6 +96,8 @@ pub struct CoreLoop {
     pub stage: CoreStage,
     pub counters: CoreCounters,
     pub feed: Option<FeedTap>,
+    /// Metrics, latency probes and admin commands (`node::admin`), when the node runs them.
+    pub ops: Option<CoreOps>,
 }
 
 impl CoreLoop {
@@ -99,6 +106,7 @@ impl CoreLoop {
             stage,
             counters: CoreCounters::default(),
             feed,
+            ops: None,
         }
     }
 
@@ -110,19 +118,36 @@ impl CoreLoop {
         batch_max: usize,
         clock_ns: impl Fn() -> u64,
     ) -> Result<usize, JournalError> {
+        let mut count = 0;
+        let mut now_ns = clock_ns();
+        let admin = self
+            .ops
+            .as_mut()
+            .and_then(|o| o.begin_step(&mut self.stage, now_ns));
+        if let Some(record) = admin {
+            now_ns = self.submit(&record, sink, now_ns, &clock_ns)?;
+            count += 1;
+        }
         let chunk = inbound.read_chunk(batch_max);
-        let count = chunk.len();
+        count += chunk.len();
         if count == 0 {
             if let Some(feed) = self.feed.as_mut() {
-                feed.quiet_point(self.stage.core().engine(), clock_ns());
+                feed.quiet_point(self.stage.core().engine(), now_ns);
+            }
+            if let Some(ops) = self.ops.as_mut() {
+                ops.publish((&self.stage, &self.counters), now_ns);
             }
             return Ok(0);
         }
+        // Each input's clock reading is taken when the previous one is done.
         for record in chunk.iter() {
-            self.submit(record, sink, clock_ns())?;
+            now_ns = self.submit(record, sink, now_ns, &clock_ns)?;
         }
         chunk.release_all();
         self.stage.end_batch()?;
+        if let Some(ops) = self.ops.as_mut() {
+            ops.batch_end((&self.stage, &self.counters), now_ns, clock_ns());
+        }
         if let Some(feed) = self.feed.as_mut() {
             feed.batch_end();
         }
@@ -130,17 +155,20 @@ impl CoreLoop {
         Ok(count)
     }
 
+    /// Applies one input stamped `now_ns`; returns the clock when it is done.
     fn submit(
         &mut self,
         record: &InboundRecord,
         sink: &mut impl OutboundSink,
         now_ns: u64,
-    ) -> Result<(), JournalError> {
+        clock_ns: &impl Fn() -> u64,
+    ) -> Result<u64, JournalError> {
         let input_seq = self.stage.last_seq() + 1;
         let timestamp_ns = now_ns.max(self.stage.last_timestamp_ns());
         let mut forward = Forward {
             sink,
             feed: self.feed.as_mut(),
+            ops: self.ops.as_mut(),
             input_seq,
             timestamp_ns,
             event_index: 0,
@@ -157,6 +185,10 @@ impl CoreLoop {
             event_index: event_count,
             kind: OutboundKind::InputDone,
         });
-        Ok(())
+        let done_ns = clock_ns();
+        if let Some(ops) = self.ops.as_mut() {
+            ops.input_done(record, (input_seq, event_count), (now_ns, done_ns));
+        }
+        Ok(done_ns)
     }
 }

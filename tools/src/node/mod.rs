@@ -46,12 +46,14 @@
 //! - The core thread is the only consumer of the inbound ring and the only producer of the
 //!   outbound ring; the gateway thread is the other end of both.
 
+pub mod admin;
 pub mod auth;
 pub mod core_loop;
 pub mod feed;
 pub mod gateway;
 pub mod loadgen;
 pub mod member;
+pub mod metrics;
 pub mod records;
 pub mod recovery;
 pub mod store;
@@ -95,6 +97,8 @@ pub struct Node {
     core: CoreLoop,
     feed: Option<feed::FeedThread>,
     stop: Arc<AtomicBool>,
+    /// The gateway's part of `[ops]` and the metrics/admin threads (`admin::start`).
+    ops: (admin::GatewayOps, admin::OpsServers),
 }
 
 impl Node {
@@ -106,12 +110,15 @@ impl Node {
             Some((tap, thread)) => (Some(tap), Some(thread)),
             None => (None, None),
         };
+        let mut core = CoreLoop::new(stage, feed_tap);
+        let ops = admin::start(&config, &mut core)?;
         Ok(Node {
             config,
             gateway,
-            core: CoreLoop::new(stage, feed_tap),
+            core,
             feed: feed_thread,
             stop,
+            ops,
         })
     }
 
@@ -134,6 +141,7 @@ impl Node {
             mut core,
             feed,
             stop,
+            ops: (mut ops, ops_servers),
         } = self;
         let strategy = config.wait_strategy()?;
         apply_thread_settings(&config, config.node.gateway_cpu);
@@ -162,10 +170,14 @@ impl Node {
                 break;
             }
             stats.maybe_log(&gateway, &core.counters);
+            let sessions = (gateway.connection_count(), gateway.logged_in_count());
+            let inbound_ring = (inbound.len(), inbound.capacity());
+            ops.end_turn(&gateway.counters, sessions, inbound_ring, (0, 0), now_ns);
             timeout = next_timeout(&mut waiter, strategy, work);
         }
         let report = finish(gateway, core)?;
         finish_feed(feed)?;
+        ops_servers.stop();
         Ok(report)
     }
 
@@ -176,6 +188,7 @@ impl Node {
             core,
             feed,
             stop,
+            ops: (mut ops, ops_servers),
         } = self;
         let strategy = config.wait_strategy()?;
         let (mut inbound, inbound_rx) = channel::<InboundRecord>(config.node.inbound_ring_records)?;
@@ -207,7 +220,9 @@ impl Node {
             let now_ns = clock_ns();
             let chunk = outbound_rx.read_chunk(ROUTE_BATCH_MAX);
             let mut work = chunk.len();
+            let routed_ns = if work > 0 { clock_ns() } else { now_ns };
             for record in chunk.iter() {
+                ops.observe(record, routed_ns);
                 gateway.on_outbound(record)?;
             }
             chunk.release_all();
@@ -232,6 +247,12 @@ impl Node {
                 break;
             }
             stats.maybe_log(&gateway, &core_counters);
+            let sessions = (gateway.connection_count(), gateway.logged_in_count());
+            let rings = (
+                (inbound.len(), inbound.capacity()),
+                (outbound_rx.len(), outbound_rx.capacity()),
+            );
+            ops.end_turn(&gateway.counters, sessions, rings.0, rings.1, now_ns);
             timeout = next_timeout(&mut waiter, strategy, work);
         }
         let (core, counters) = core_thread
@@ -239,6 +260,7 @@ impl Node {
             .map_err(|_| anyhow::anyhow!("core thread panicked"))??;
         core_counters = counters;
         finish_feed(feed)?;
+        ops_servers.stop();
         let mut report = finish_gateway(gateway)?;
         report.core = core_counters;
         report.last_seq = core;
@@ -278,6 +300,7 @@ fn core_thread(
             on_full: &wake_gateway,
         };
         let count = core.step(&mut inbound, &mut sink, CORE_BATCH_MAX, clock_ns)?;
+        core.counters.outbound_full_waits = full_waits;
         if count > 0 {
             wake_gateway();
             waiter.reset();
