@@ -301,6 +301,27 @@ impl<F: FrameIo> TcpStack<F> {
         None
     }
 
+    /// Whether an established connection waits for `accept`.
+    pub fn accept_pending(&self) -> bool {
+        self.slots
+            .iter()
+            .zip(self.handles.iter())
+            .any(|(slot, &handle)| {
+                let state = self.sockets.get::<tcp::Socket>(handle).state();
+                *slot == Slot::Free
+                    && matches!(state, tcp::State::Established | tcp::State::CloseWait)
+            })
+    }
+
+    /// `(readable, writable)` of a connection: bytes or end of stream to read, room to write
+    /// (or a closed send side, which a write reports). `None` for no such connection.
+    pub fn readiness(&mut self, conn: Conn) -> Option<(bool, bool)> {
+        let socket = self.socket(conn).ok()?;
+        let readable = socket.can_recv() || !socket.may_recv();
+        let writable = socket.can_send() || !socket.may_send();
+        Some((readable, writable))
+    }
+
     fn socket(&mut self, conn: Conn) -> Result<&mut tcp::Socket<'static>, StreamError> {
         match self.slots.get(conn.0) {
             Some(Slot::Accepted) => Ok(self.sockets.get_mut::<tcp::Socket>(self.handles[conn.0])),

@@ -34,6 +34,8 @@ const BUFFER_BYTES: usize = 16 * 1024;
 const PACKET_ROOM: usize = 1200;
 /// Sequenced messages kept per member for re-login.
 const STORE_MESSAGES: usize = 4096;
+/// Live orders per member session.
+const ORDERS_PER_MEMBER: u32 = 1 << 16;
 /// Events one command may produce (a sweep through many resting orders included).
 const EVENTS_MAX: usize = 4096;
 
@@ -313,7 +315,7 @@ impl<S: Streams> Venue<S> {
                         session: SessionId(account + 1),
                         firm: *b"FIRM",
                     },
-                    1024,
+                    ORDERS_PER_MEMBER,
                 ));
                 let next = member.store.resolve_requested_seq(login.requested_seq);
                 member.session.accept_login(*b"   BYPASS1", next);

@@ -1,0 +1,532 @@
+//! Kernel path vs AF_XDP on a veth pair, in the same run (root; release build):
+//!
+//! ```sh
+//! cargo run --release -p peregrine-feed --example bypass_latency -- [ORDERS] [BLAST_PACKETS] [ROUNDS]
+//! ```
+//!
+//! Two namespaces joined by a veth pair. Namespace A runs the one-loop venue (SoupBinTCP/OUCH
+//! sessions + engine) and the feed publisher on one busy-polling thread, once over kernel TCP
+//! and a kernel UDP multicast socket, once over smoltcp + AF_XDP (SKB mode) with the feed
+//! frames built by `FramePublisher` and sent through the same XSK. Namespace B runs a kernel
+//! member (one order outstanding at a time: closed loop) and a kernel multicast subscriber.
+//!
+//! - order-to-ack: member writes an Enter Order → reads its Order Accepted.
+//! - order-to-feed: member writes an Enter Order → subscriber reads the ITCH Add Order for it.
+//! - packets/s: the publishing thread sends BLAST_PACKETS 200-byte feed datagrams as fast as
+//!   it can; the sender's rate and what the subscriber received are reported.
+//!
+//! Paths alternate for ROUNDS rounds and medians of the per-round percentiles are printed.
+//! Timing is measured here only; tests never assert it.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use peregrine_engine::{EngineConfig, Event};
+use peregrine_feed::bypass::{FramePublisher, UdpFlow};
+use peregrine_feed::encoder::EncoderConfig;
+use peregrine_feed::itch::MessageRepr;
+use peregrine_feed::moldudp64::{Packet, Session};
+use peregrine_feed::net::{multicast_receiver, multicast_sender, MulticastConfig};
+use peregrine_feed::publisher::{Publisher, PublisherConfig};
+use peregrine_gateway::frame::afxdp::{AfXdp, XdpConfig};
+use peregrine_gateway::frame::bpf::{XdpFilter, XdpMode};
+use peregrine_gateway::frame::netns::{self, Veth, VethPair};
+use peregrine_gateway::frame::tcp::{TcpConfig, TcpStack};
+use peregrine_gateway::frame::venue::{KernelMember, KernelStreams, Login, Streams, Venue};
+use peregrine_gateway::frame::FrameIo;
+use peregrine_gateway::ouch::inbound::EnterOrder;
+use peregrine_gateway::ouch::{
+    Capacity, CrossType, Display, Inbound, Options, Outbound, Side, TimeInForce,
+};
+
+const NODE_IP: [u8; 4] = [10, 77, 0, 1];
+const KERNEL_IP: [u8; 4] = [10, 77, 0, 3];
+const PORT: u16 = 15000;
+const GROUP: Ipv4Addr = Ipv4Addr::new(239, 192, 9, 1);
+const FEED_PORT: u16 = 31_090;
+const ALICE: Login = Login {
+    username: *b"ALICE ",
+    password: *b"SECRET    ",
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Path {
+    Kernel,
+    AfXdp,
+}
+
+/// Queues one feed payload as a frame through the venue's backend (an empty one flushes).
+type FrameSink<'a, S> = dyn FnMut(&mut Venue<S>, &mut FramePublisher, &[u8]) + 'a;
+
+/// The feed's last hop: a kernel socket or frames through the XSK.
+enum FeedOut {
+    Kernel(std::net::UdpSocket),
+    Frames(FramePublisher),
+}
+
+fn feed_config(interface: [u8; 4]) -> MulticastConfig {
+    MulticastConfig {
+        group: GROUP,
+        port: FEED_PORT,
+        interface: Ipv4Addr::from(interface),
+        loopback: false,
+        ..MulticastConfig::default()
+    }
+}
+
+fn engine_config() -> EngineConfig {
+    EngineConfig::demo(1, 1, 200_000)
+}
+
+/// Publishes collected events through `out` (the stream service gives the XSK for frames).
+fn publish<S: Streams>(
+    publisher: &mut Publisher,
+    out: &mut FeedOut,
+    events: &[Event],
+    venue: &mut Venue<S>,
+    io: &mut FrameSink<'_, S>,
+) {
+    let now_ns = 1;
+    match out {
+        FeedOut::Kernel(socket) => {
+            let mut send = |payload: &[u8]| {
+                let _ = socket.send(payload);
+            };
+            for (seq, event) in events.iter().enumerate() {
+                publisher.handle_event(now_ns, seq as u64 + 1, now_ns, event, &mut send);
+            }
+            publisher.handle_batch_end(now_ns, &mut send);
+        }
+        FeedOut::Frames(frames) => {
+            let mut send = |payload: &[u8]| io(venue, frames, payload);
+            for (seq, event) in events.iter().enumerate() {
+                publisher.handle_event(now_ns, seq as u64 + 1, now_ns, event, &mut send);
+            }
+            publisher.handle_batch_end(now_ns, &mut send);
+            io(venue, frames, &[]);
+        }
+    }
+}
+
+/// The venue loop with its feed, until `stop`; then the packets/s blast.
+fn serve<S: Streams>(
+    mut venue: Venue<S>,
+    mut out: FeedOut,
+    stop: Arc<AtomicBool>,
+    blast_packets: u64,
+    blast_start: Arc<AtomicBool>,
+    io: &mut FrameSink<'_, S>,
+) -> f64 {
+    let config = engine_config();
+    let session = Session::from_text("BENCH00001").expect("session name");
+    let mut publisher = Publisher::new(
+        &PublisherConfig::default(),
+        session,
+        &config,
+        EncoderConfig::anonymous(1),
+    )
+    .expect("publisher");
+    let mut events: Vec<Event> = Vec::with_capacity(4096);
+    let mut start_session = Vec::new();
+    match &mut out {
+        FeedOut::Kernel(socket) => publisher.start_session(1, 1, &mut |p: &[u8]| {
+            let _ = socket.send(p);
+        }),
+        FeedOut::Frames(_) => {
+            publisher.start_session(1, 1, &mut |p: &[u8]| start_session.push(p.to_vec()))
+        }
+    }
+    if let FeedOut::Frames(frames) = &mut out {
+        for payload in &start_session {
+            io(&mut venue, frames, payload);
+        }
+        io(&mut venue, frames, &[]);
+    }
+    let start = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        let now_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        events.clear();
+        venue
+            .run_once(now_ns, &mut |event| events.push(*event))
+            .expect("venue I/O");
+        if !events.is_empty() {
+            publish(&mut publisher, &mut out, &events, &mut venue, io);
+        }
+        if blast_start.load(Ordering::Relaxed) {
+            break;
+        }
+    }
+    blast(&mut venue, &mut out, blast_packets, io)
+}
+
+/// Sends `count` 200-byte datagrams; returns packets per second at the sender.
+fn blast<S: Streams>(
+    venue: &mut Venue<S>,
+    out: &mut FeedOut,
+    count: u64,
+    io: &mut FrameSink<'_, S>,
+) -> f64 {
+    let payload = [0x42u8; 200];
+    let start = Instant::now();
+    for sent in 0..count {
+        match out {
+            FeedOut::Kernel(socket) => while socket.send(&payload).is_err() {},
+            FeedOut::Frames(frames) => {
+                io(venue, frames, &payload);
+                if sent % 32 == 31 {
+                    io(venue, frames, &[]);
+                }
+            }
+        }
+    }
+    if let FeedOut::Frames(frames) = out {
+        io(venue, frames, &[]);
+    }
+    count as f64 / start.elapsed().as_secs_f64()
+}
+
+fn enter(user_ref_num: u32) -> Inbound {
+    Inbound::EnterOrder(EnterOrder {
+        user_ref_num,
+        side: Side::Buy,
+        quantity: 1,
+        symbol: *b"SYM0    ",
+        price: 100 * (1 + u64::from(user_ref_num % 5_000)),
+        time_in_force: TimeInForce::Day,
+        display: Display::Visible,
+        capacity: Capacity::Agency,
+        intermarket_sweep: false,
+        cross_type: CrossType::Continuous,
+        cl_ord_id: *b"BENCH         ",
+        options: Options::default(),
+    })
+}
+
+/// Subscriber: the arrival time of every Add Order, and the count of other datagrams.
+fn subscribe(
+    ready: std::sync::mpsc::Sender<()>,
+    stop: Arc<AtomicBool>,
+    arrivals: Arc<Mutex<std::collections::HashMap<u64, Instant>>>,
+    blast_received: Arc<AtomicU64>,
+) {
+    let socket = multicast_receiver(&feed_config([10, 77, 0, 2])).expect("join");
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    ready.send(()).expect("ready");
+    let mut datagram = [0u8; 2048];
+    while !stop.load(Ordering::Relaxed) {
+        let Ok(len) = socket.recv(&mut datagram) else {
+            continue;
+        };
+        let now = Instant::now();
+        if datagram[..len].iter().all(|&b| b == 0x42) {
+            blast_received.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        // Decoded without the subscriber's gap rule, so one lost datagram costs only its
+        // own orders: arrival time by order reference number (= the order's number here).
+        let Ok(packet) = Packet::new_checked(&datagram[..len]) else {
+            continue;
+        };
+        let mut arrivals = arrivals.lock().expect("arrivals");
+        for block in packet.blocks().flatten() {
+            if let Ok(MessageRepr::AddOrder(add)) = MessageRepr::parse(block) {
+                arrivals.insert(add.order.0, now);
+            }
+        }
+    }
+}
+
+/// Closed-loop member: returns the send time and order-to-ack of each order.
+fn member(addr: SocketAddr, orders: u32) -> (Vec<(u64, Instant)>, Vec<u64>) {
+    let mut alice = KernelMember::login(addr, ALICE, Duration::from_secs(10)).expect("login");
+    let mut sent = Vec::with_capacity(orders as usize);
+    let mut acks = Vec::with_capacity(orders as usize);
+    for n in 1..=orders {
+        let start = Instant::now();
+        alice.send(&enter(n)).expect("send");
+        let reply = alice.next_message().expect("ack");
+        acks.push(u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX));
+        let Outbound::OrderAccepted(accepted) = reply else {
+            panic!("expected Order Accepted, got {reply:?}");
+        };
+        sent.push((accepted.order_reference_number, start));
+    }
+    (sent, acks)
+}
+
+fn percentiles(samples: &mut [u64]) -> [u64; 3] {
+    samples.sort_unstable();
+    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q) as usize];
+    [at(0.50), at(0.99), at(0.999)]
+}
+
+struct RoundResult {
+    ack: [u64; 3],
+    feed: [u64; 3],
+    pps_sent: f64,
+    /// Fraction of the blast the subscriber received.
+    delivered: f64,
+    /// Orders whose Add Order never reached the subscriber (datagram lost).
+    feed_lost: usize,
+}
+
+fn venue_of<S: Streams>(streams: S) -> Venue<S> {
+    Venue::new(streams, engine_config(), vec![ALICE], 2)
+}
+
+fn start_server(
+    names: &Veth,
+    path: Path,
+    stop: Arc<AtomicBool>,
+    blast_packets: u64,
+    blast_start: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<f64> {
+    let names = names.clone();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        netns::enter(&names.ns_a).expect("enter A");
+        // (venue_of: one venue per path, same engine and logins)
+        match path {
+            Path::Kernel => {
+                let streams =
+                    KernelStreams::bind(SocketAddr::from((KERNEL_IP, PORT)), 2).expect("bind");
+                let socket = multicast_sender(&feed_config(KERNEL_IP)).expect("sender");
+                ready_tx.send(()).expect("ready");
+                let mut unused =
+                    |_: &mut Venue<KernelStreams>, _: &mut FramePublisher, _: &[u8]| {};
+                serve(
+                    venue_of(streams),
+                    FeedOut::Kernel(socket),
+                    stop,
+                    blast_packets,
+                    blast_start,
+                    &mut unused,
+                )
+            }
+            Path::AfXdp => {
+                let filter = XdpFilter {
+                    ipv4: NODE_IP,
+                    tcp_port: PORT,
+                };
+                let config = XdpConfig {
+                    mode: XdpMode::Skb,
+                    frame_count: 4096,
+                    filter: Some(filter),
+                    ..XdpConfig::default()
+                };
+                let xsk = AfXdp::open(&names.if_a, config).expect("AF_XDP");
+                let mac = xsk.mac();
+                let tcp = TcpConfig {
+                    ipv4: NODE_IP,
+                    prefix_len: 24,
+                    gateway: None,
+                    port: PORT,
+                    connections_max: 2,
+                    buffer_bytes: 256 * 1024,
+                };
+                let stack = TcpStack::new(xsk, tcp, 1).expect("stack");
+                let flow = UdpFlow {
+                    src_mac: mac,
+                    src_ip: Ipv4Addr::from(NODE_IP),
+                    src_port: 40_000,
+                    group: GROUP,
+                    group_port: FEED_PORT,
+                    ttl: 1,
+                    udp_checksum: false,
+                };
+                ready_tx.send(()).expect("ready");
+                let mut io = |venue: &mut Venue<TcpStack<AfXdp>>,
+                              frames: &mut FramePublisher,
+                              payload: &[u8]| {
+                    // A payload is queued; an empty one flushes the queue (one kick per batch).
+                    let xsk = venue.streams().io_mut();
+                    if payload.is_empty() {
+                        let _ = frames.flush(xsk);
+                    } else {
+                        let _ = frames.send(xsk, payload);
+                    }
+                };
+                serve(
+                    venue_of(stack),
+                    FeedOut::Frames(FramePublisher::new(flow, 10_000)),
+                    stop,
+                    blast_packets,
+                    blast_start,
+                    &mut io,
+                )
+            }
+        }
+    });
+    ready_rx.recv().expect("server ready");
+    handle
+}
+
+fn round(pair: &VethPair, path: Path, orders: u32, blast_packets: u64) -> RoundResult {
+    let stop = Arc::new(AtomicBool::new(false));
+    let blast_start = Arc::new(AtomicBool::new(false));
+    let arrivals = Arc::new(Mutex::new(std::collections::HashMap::new()));
+    let blast_received = Arc::new(AtomicU64::new(0));
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let subscriber = {
+        let (ns_b, stop, arrivals, received) = (
+            pair.ns_b.clone(),
+            Arc::clone(&stop),
+            Arc::clone(&arrivals),
+            Arc::clone(&blast_received),
+        );
+        std::thread::spawn(move || {
+            netns::enter(&ns_b).expect("enter B");
+            subscribe(ready_tx, stop, arrivals, received);
+        })
+    };
+    ready_rx.recv().expect("subscriber ready");
+    let server = start_server(
+        pair,
+        path,
+        Arc::clone(&stop),
+        blast_packets,
+        Arc::clone(&blast_start),
+    );
+    let addr = SocketAddr::from((
+        if path == Path::Kernel {
+            KERNEL_IP
+        } else {
+            NODE_IP
+        },
+        PORT,
+    ));
+    let ns_b = pair.ns_b.clone();
+    let (sent, mut acks) = std::thread::spawn(move || {
+        netns::enter(&ns_b).expect("enter B");
+        member(addr, orders)
+    })
+    .join()
+    .expect("member");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let arrived =
+        |a: &Arc<Mutex<std::collections::HashMap<u64, Instant>>>| a.lock().expect("arrivals").len();
+    while arrived(&arrivals) < sent.len() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    blast_start.store(true, Ordering::Relaxed);
+    let pps_sent = server.join().expect("server");
+    let mut last = 0;
+    loop {
+        std::thread::sleep(Duration::from_millis(300));
+        let now = blast_received.load(Ordering::Relaxed);
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    stop.store(true, Ordering::Relaxed);
+    subscriber.join().expect("subscriber");
+    let arrivals = arrivals.lock().expect("arrivals");
+    let mut feed: Vec<u64> = sent
+        .iter()
+        .filter_map(|(reference, s)| {
+            let a = arrivals.get(reference)?;
+            Some(u64::try_from(a.duration_since(*s).as_nanos()).unwrap_or(u64::MAX))
+        })
+        .collect();
+    let feed_lost = sent.len() - feed.len();
+    if feed.is_empty() {
+        feed.push(u64::MAX);
+    }
+    RoundResult {
+        ack: percentiles(&mut acks),
+        feed: percentiles(&mut feed),
+        pps_sent,
+        feed_lost,
+        delivered: blast_received.load(Ordering::Relaxed) as f64 / blast_packets as f64,
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn main() {
+    if !netns::root_or_notice("bypass_latency") {
+        return;
+    }
+    let args: Vec<u64> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let orders = args.first().copied().unwrap_or(5_000) as u32;
+    let blast_packets = args.get(1).copied().unwrap_or(200_000);
+    let rounds = args.get(2).copied().unwrap_or(3) as usize;
+    let pair = VethPair::create().expect("veth pair");
+    pair.disable_offloads().expect("offloads");
+    netns::ip_in(
+        &pair.ns_a,
+        &["addr", "add", "10.77.0.3/24", "dev", &pair.if_a],
+    )
+    .expect("addr A");
+    netns::ip_in(
+        &pair.ns_b,
+        &["addr", "add", "10.77.0.2/24", "dev", &pair.if_b],
+    )
+    .expect("addr B");
+    println!("orders per round {orders}, blast {blast_packets} packets, {rounds} rounds, paths alternate");
+    println!(
+        "{:<8} {:>5} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>12} {:>12} {:>10}",
+        "path",
+        "round",
+        "ack p50",
+        "ack p99",
+        "ack p99.9",
+        "feed p50",
+        "feed p99",
+        "feed p99.9",
+        "sent pkt/s",
+        "delivered",
+        "feed lost"
+    );
+    let mut results: Vec<(Path, RoundResult)> = Vec::new();
+    for index in 0..rounds {
+        for path in [Path::Kernel, Path::AfXdp] {
+            let result = round(&pair, path, orders, blast_packets);
+            println!(
+                "{:<8} {:>5} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>12.0} {:>12.3} {:>10}",
+                format!("{path:?}"),
+                index,
+                result.ack[0],
+                result.ack[1],
+                result.ack[2],
+                result.feed[0],
+                result.feed[1],
+                result.feed[2],
+                result.pps_sent,
+                result.delivered,
+                result.feed_lost
+            );
+            results.push((path, result));
+        }
+    }
+    println!("\nmedians over rounds (ns; packets/s):");
+    for path in [Path::Kernel, Path::AfXdp] {
+        let of = |f: &dyn Fn(&RoundResult) -> f64| {
+            median(
+                results
+                    .iter()
+                    .filter(|(p, _)| *p == path)
+                    .map(|(_, r)| f(r))
+                    .collect(),
+            )
+        };
+        println!(
+            "{:<8} ack p50 {:>8.0} p99 {:>8.0} p99.9 {:>8.0} | feed p50 {:>8.0} p99 {:>8.0} p99.9 {:>8.0} | sent {:>9.0}/s delivered {:>5.3}",
+            format!("{path:?}"),
+            of(&|r| r.ack[0] as f64), of(&|r| r.ack[1] as f64), of(&|r| r.ack[2] as f64),
+            of(&|r| r.feed[0] as f64), of(&|r| r.feed[1] as f64), of(&|r| r.feed[2] as f64),
+            of(&|r| r.pps_sent), of(&|r| r.delivered)
+        );
+    }
+}
