@@ -57,7 +57,7 @@ fn print_outcome(outcome: &SimOutcome, elapsed: Duration) {
     let steps_per_s = outcome.steps_run as f64 / elapsed.as_secs_f64().max(1e-9);
     println!(
         "seed {} steps {} digest {:016x} last_seq {} messages {} crashes {} torn {} \
-         steps_per_s {:.0}: {status}",
+         feed_packets {} feed_rerequests {} steps_per_s {:.0}: {status}",
         outcome.seed,
         outcome.steps_run,
         outcome.trace_digest,
@@ -65,6 +65,8 @@ fn print_outcome(outcome: &SimOutcome, elapsed: Duration) {
         outcome.messages_received,
         outcome.crashes,
         outcome.torn_tails,
+        outcome.feed_packets,
+        outcome.feed_rerequests,
         steps_per_s
     );
 }

@@ -25,6 +25,7 @@
 //! Everything random comes from [`rng::Rng`] streams forked from the seed; time is the
 //! manual clock; maps are `BTreeMap`. Same seed and options ⇒ same trace digest.
 
+pub mod feed;
 pub mod member;
 pub mod net;
 pub mod rng;
@@ -94,6 +95,9 @@ pub struct SimOutcome {
     pub torn_tails: u64,
     pub last_seq: u64,
     pub messages_received: u64,
+    /// Feed packets the last feed check published, and re-requests over all checks.
+    pub feed_packets: u64,
+    pub feed_rerequests: u64,
 }
 
 /// The node's parts as the simulator holds them.
@@ -186,6 +190,8 @@ impl Sim {
             torn_tails: 0,
             last_seq: 0,
             messages_received: 0,
+            feed_packets: 0,
+            feed_rerequests: 0,
         };
         Ok(Sim {
             options,
@@ -541,6 +547,7 @@ impl Sim {
             return Ok(());
         }
         self.check_books(step);
+        self.check_feed(step)?;
         let faults = self.faults();
         if let Some(net) = self.net() {
             net.faults = faults;
@@ -573,6 +580,22 @@ impl Sim {
         if let Some(problem) = problems.into_iter().next() {
             self.violate(step, problem);
         }
+    }
+
+    /// Subscribers (one from the start, one late joiner) against the live books.
+    fn check_feed(&mut self, step: u64) -> anyhow::Result<()> {
+        let Some(node) = self.node.as_ref() else {
+            return Ok(());
+        };
+        let mut rng = Rng::fork(self.options.seed, 2_000_000 + step);
+        let result = feed::check(&self.config.journal_dir(), node.core.stage.core(), &mut rng)?;
+        self.outcome.feed_packets = result.packets;
+        self.outcome.feed_rerequests += result.rerequests;
+        self.note(&result.packets.to_be_bytes());
+        if let Some(problem) = result.problems.into_iter().next() {
+            self.violate(step, problem);
+        }
+        Ok(())
     }
 
     fn verify_replay(&mut self, step: u64) -> anyhow::Result<()> {
