@@ -425,15 +425,7 @@ impl Engine {
         let stp = match self.check_new_order(order) {
             Ok(stp) => stp,
             Err(reason) => {
-                sink.push(Event::Rejected(Rejected {
-                    account: order.account,
-                    session: order.session,
-                    client_ref: order.client_ref,
-                    instrument: order.instrument,
-                    order: OrderId::NONE,
-                    command: CommandKind::NewOrder,
-                    reason,
-                }));
+                sink.push(reject_new_order(order, reason));
                 return;
             }
         };
@@ -1972,6 +1964,18 @@ fn cancelled(order: &Order, cut: u32, reason: CancelReason) -> Event {
         price: order.price,
         cancelled_qty: Qty(cut),
         leaves: Qty(order.leaves),
+        reason,
+    })
+}
+
+fn reject_new_order(order: &NewOrder, reason: RejectReason) -> Event {
+    Event::Rejected(Rejected {
+        account: order.account,
+        session: order.session,
+        client_ref: order.client_ref,
+        instrument: order.instrument,
+        order: OrderId::NONE,
+        command: CommandKind::NewOrder,
         reason,
     })
 }
