@@ -28,7 +28,7 @@
 //!   `timestamp_ns < 2^48` (every ITCH timestamp is below a day, `< 2^47`).
 //! - [`FeedEvent::from_message`] returns `Some` exactly for the types in [`OFFLOAD_TYPES`].
 
-use peregrine_feed::itch::MessageRepr;
+use peregrine_feed::itch::{HeaderRepr, MessageRepr};
 
 /// Bytes in one event record of the event ring.
 pub const EVENT_RECORD_BYTES: usize = 64;
@@ -153,6 +153,18 @@ impl FeedEvent {
             seq,
             ..FeedEvent::default()
         };
+        let (header, kind) = event.fill_body(message)?;
+        event.kind = kind;
+        event.stock_locate = header.stock_locate;
+        event.tracking_number = header.tracking_number;
+        event.timestamp_ns = header.timestamp_ns;
+        Some(event)
+    }
+
+    /// Writes the type-specific fields; returns the header and the type byte, or `None` for a
+    /// type outside [`OFFLOAD_TYPES`].
+    fn fill_body(&mut self, message: &MessageRepr) -> Option<(HeaderRepr, u8)> {
+        let event = self;
         let header = match message {
             MessageRepr::AddOrder(m) => {
                 (event.order_ref, event.side, event.shares) =
@@ -218,12 +230,7 @@ impl FeedEvent {
             | MessageRepr::BrokenTrade(_)
             | MessageRepr::Noii(_) => return None,
         };
-        let (header, kind) = header;
-        event.kind = kind;
-        event.stock_locate = header.stock_locate;
-        event.tracking_number = header.tracking_number;
-        event.timestamp_ns = header.timestamp_ns;
-        Some(event)
+        Some(header)
     }
 }
 
