@@ -17,6 +17,7 @@
 #![deny(unsafe_code)]
 
 pub mod client;
+pub mod fix;
 pub mod fuzzing;
 #[allow(unsafe_code)] // raw AF_XDP rings, bpf() and DPDK FFI; every block has a SAFETY note
 pub mod frame;
