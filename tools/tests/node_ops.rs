@@ -3,7 +3,8 @@
 //! `# HELP`, names and values are well formed); `peregrine admin` actions take effect on
 //! members' orders, answer with their journal sequence numbers, show up in `journal dump` and
 //! replay identically (`replay --verify`); a bad token is refused; `tune check` audits this VM
-//! and reports a well-formed verdict whatever the host's state.
+//! and reports a well-formed verdict whatever the host's state; `--log-format json` logs one
+//! JSON object per line.
 
 mod node_common;
 
@@ -474,4 +475,34 @@ fn tune_check_fails_a_pinned_core_that_is_not_isolated() {
         .expect("isolcpus line");
     assert!(isolcpus.starts_with("fail"), "{out}");
     assert!(out.contains("fix: tuning/scripts/boot-args.sh"), "{out}");
+}
+
+#[test]
+fn log_format_json_writes_one_object_per_line() {
+    let dir = data_dir("ops-json-log");
+    let node = NodeProcess::start(&dir, &["--log-format", "json"]);
+    let (mut alice, _) = Member::login(node.addr, "ALICE", "alice", 0);
+    alice.logout();
+    assert!(node.terminate(), "clean shutdown");
+    let log = node_log(&dir);
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(lines.len() >= 3, "{log}");
+    let mut messages = Vec::new();
+    for line in lines {
+        let object: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        assert!(object["level"].is_string(), "{line}");
+        assert!(object["timestamp"].is_string(), "{line}");
+        messages.push(object["message"].as_str().unwrap_or_default().to_string());
+    }
+    for wanted in [
+        "core recovered",
+        "metrics endpoint listening (GET /metrics)",
+        "journal closed",
+    ] {
+        assert!(
+            messages.iter().any(|m| m == wanted),
+            "{wanted} not in {messages:?}"
+        );
+    }
 }
