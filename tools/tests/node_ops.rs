@@ -211,8 +211,12 @@ fn metrics_scenario(mode: &[&str], name: &str) {
     alice.wait_for("rejected", rejected(bad));
     let exposition = scrape_until(addr, |e| {
         let get = |s: &str| e.samples.get(s).copied().unwrap_or(0.0);
+        // Each stage publishes every 10 ms: wait until both have published this flow.
         get("peregrine_orders_accepted_total") >= 1.0
+            && get("peregrine_rejects_total{reason=\"PriceNotTickMultiple\"}") >= 1.0
+            && get("peregrine_core_inputs_total") >= 2.0
             && get("peregrine_sessions_logged_in") >= 1.0
+            && get("peregrine_gateway_messages_in_total") >= 2.0
             && get("peregrine_stage_latency_ns_count{stage=\"gateway_to_core\"}") >= 2.0
             && get("peregrine_stage_latency_ns_count{stage=\"core_apply\"}") >= 2.0
     });
