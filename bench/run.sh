@@ -7,7 +7,7 @@
 # --smoke  every part with tiny sizes, dev profile (CI: < 60 s after the build); exits 1 when
 #          a part breaks (equal-work checks, node/load processes), never on a timing.
 # --short  the default: release build, a few minutes on 2 cores; report in docs/bench/.
-# --full   release build, the README's sizes (10 M resting orders needs ~5 GiB of memory).
+# --full   release build, the README's sizes (the 10 M resting-order point needs ~7 GiB of memory).
 #
 # CARGO_TARGET_DIR is honoured (default: target/). The smoke report goes to a temp dir unless
 # --out is given, so CI does not rewrite docs/bench/.

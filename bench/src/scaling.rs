@@ -46,6 +46,17 @@ pub fn rss_bytes() -> u64 {
         .map_or(0, |kib| kib * 1024)
 }
 
+/// Makes every allocation of 128 KiB or more a fresh mapping. glibc otherwise raises its mmap
+/// threshold after large frees and serves later large buffers from reused heap, which hides
+/// them from the RSS growth of the next point.
+fn large_allocations_map_fresh() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `mallopt` only sets an allocator tunable; no pointer or memory is involved.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
+}
+
 /// Bytes the engine's configuration reserves for orders, levels and ladders.
 fn arena_bytes(config: &peregrine_engine::EngineConfig) -> u64 {
     let orders = u64::from(config.order_capacity) * 64;
@@ -77,6 +88,7 @@ pub fn measure_point(
         measured_count,
         ..FlowConfig::default()
     };
+    large_allocations_map_fresh();
     let flow = generate(&config);
     let rss_before = rss_bytes();
     let mut engine = Engine::new(flow.engine_config.clone()).expect("flow config is valid");
