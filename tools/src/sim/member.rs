@@ -59,7 +59,7 @@ pub struct SimMember {
     pub received: Vec<u64>,
     /// Orders by UserRefNum (the latest number of a replaced order).
     pub orders: BTreeMap<u32, MemberOrder>,
-    /// UserRefNums answered (accepted or rejected), for duplicate detection.
+    /// UserRefNums accepted (new order or replace), for duplicate detection.
     pub answered: BTreeMap<u32, u8>,
     /// UserRefNums sent on purpose above the next one (their gap reject answers nothing).
     pub probes: std::collections::BTreeSet<u32>,
@@ -380,12 +380,11 @@ impl SimMember {
         }
     }
 
-    /// A gap reject consumed nothing, so it is no answer: gaps are the member's probes, or
-    /// numbers at or above the next after a desync (their entries go again on resync).
+    /// A Rejected is not recorded as an answer: a gap reject consumes nothing and can repeat
+    /// for the same number (a member out of sync resending it), so only acceptances count
+    /// towards "answered twice". A probe's number may be used for real later.
     fn on_rejected(&mut self, user_ref_num: u32) {
-        if !self.probes.remove(&user_ref_num) && user_ref_num < self.next_user_ref {
-            self.answer(user_ref_num, b'J');
-        }
+        self.probes.remove(&user_ref_num);
     }
 
     fn reduce(&mut self, user_ref_num: u32, quantity: u64, executed: bool) {
