@@ -6,7 +6,8 @@
 //!
 //! Two namespaces joined by a veth pair. Namespace A runs the one-loop venue (SoupBinTCP/OUCH
 //! sessions + engine) and the feed publisher on one busy-polling thread, once over kernel TCP
-//! and a kernel UDP multicast socket, once over smoltcp + AF_XDP (SKB mode) with the feed
+//! and a kernel UDP multicast socket, then over smoltcp + AF_XDP (SKB mode, then veth's native
+//! XDP mode) with the feed
 //! frames built by `FramePublisher` and sent through the same XSK. Namespace B runs a kernel
 //! member (one order outstanding at a time: closed loop) and a kernel multicast subscriber.
 //!
@@ -54,7 +55,10 @@ const ALICE: Login = Login {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Path {
     Kernel,
+    /// AF_XDP with the program in generic (SKB) mode.
     AfXdp,
+    /// AF_XDP with the program in veth's driver (native) mode, copy mode.
+    AfXdpNative,
 }
 
 /// Queues one feed payload as a frame through the venue's backend (an empty one flushes).
@@ -307,13 +311,17 @@ fn start_server(
                     &mut unused,
                 )
             }
-            Path::AfXdp => {
+            Path::AfXdp | Path::AfXdpNative => {
                 let filter = XdpFilter {
                     ipv4: NODE_IP,
                     tcp_port: PORT,
                 };
                 let config = XdpConfig {
-                    mode: XdpMode::Skb,
+                    mode: if path == Path::AfXdp {
+                        XdpMode::Skb
+                    } else {
+                        XdpMode::Native
+                    },
                     frame_count: 4096,
                     filter: Some(filter),
                     ..XdpConfig::default()
@@ -476,7 +484,7 @@ fn main() {
     .expect("addr B");
     println!("orders per round {orders}, blast {blast_packets} packets, {rounds} rounds, paths alternate");
     println!(
-        "{:<8} {:>5} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>12} {:>12} {:>10}",
+        "{:<12} {:>5} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>12} {:>12} {:>10}",
         "path",
         "round",
         "ack p50",
@@ -491,10 +499,10 @@ fn main() {
     );
     let mut results: Vec<(Path, RoundResult)> = Vec::new();
     for index in 0..rounds {
-        for path in [Path::Kernel, Path::AfXdp] {
+        for path in [Path::Kernel, Path::AfXdp, Path::AfXdpNative] {
             let result = round(&pair, path, orders, blast_packets);
             println!(
-                "{:<8} {:>5} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>12.0} {:>12.3} {:>10}",
+                "{:<12} {:>5} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>12.0} {:>12.3} {:>10}",
                 format!("{path:?}"),
                 index,
                 result.ack[0],
@@ -511,7 +519,7 @@ fn main() {
         }
     }
     println!("\nmedians over rounds (ns; packets/s):");
-    for path in [Path::Kernel, Path::AfXdp] {
+    for path in [Path::Kernel, Path::AfXdp, Path::AfXdpNative] {
         let of = |f: &dyn Fn(&RoundResult) -> f64| {
             median(
                 results
@@ -522,7 +530,7 @@ fn main() {
             )
         };
         println!(
-            "{:<8} ack p50 {:>8.0} p99 {:>8.0} p99.9 {:>8.0} | feed p50 {:>8.0} p99 {:>8.0} p99.9 {:>8.0} | sent {:>9.0}/s delivered {:>5.3}",
+            "{:<12} ack p50 {:>8.0} p99 {:>8.0} p99.9 {:>8.0} | feed p50 {:>8.0} p99 {:>8.0} p99.9 {:>8.0} | sent {:>9.0}/s delivered {:>5.3}",
             format!("{path:?}"),
             of(&|r| r.ack[0] as f64), of(&|r| r.ack[1] as f64), of(&|r| r.ack[2] as f64),
             of(&|r| r.feed[0] as f64), of(&|r| r.feed[1] as f64), of(&|r| r.feed[2] as f64),

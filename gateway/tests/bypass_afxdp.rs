@@ -286,3 +286,12 @@ fn ouch_order_entry_over_afxdp_smoltcp() {
     );
     assert!(rx_frames > 10);
 }
+
+#[test]
+fn tcp_echo_over_afxdp_native_mode() {
+    if !netns::root_or_notice("tcp_echo_over_afxdp_native_mode") {
+        return;
+    }
+    // veth has driver-mode XDP (copy mode; no zero-copy on veth).
+    run_echo(XdpMode::Native);
+}

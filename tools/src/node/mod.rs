@@ -48,6 +48,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod bypass;
 pub mod core_loop;
 pub mod feed;
 pub mod gateway;
