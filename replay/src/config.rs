@@ -1,4 +1,5 @@
-//! The core's configuration as journal bytes: [`CoreConfig`] (engine + risk) with a stable,
+//! The core's configuration as journal bytes: [`CoreConfig`] (engine + risk + market rules)
+//! with a stable,
 //! versioned binary encoding. The journal's config record holds these bytes and every segment
 //! header holds their XXH3-64 ([`crate::config_digest`]), so a journal carries the exact
 //! configuration it was produced with: `peregrine replay --verify` needs nothing else, and a
@@ -6,30 +7,43 @@
 //!
 //! Layout (little-endian): magic `b"PRGCONF\0"`, `u32` version, then the engine part
 //! (instruments, accounts, capacities) and the risk part (accounts with their limits and
-//! overrides, instruments, throttle history), each list preceded by its `u32` count.
+//! overrides, instruments, throttle history), each list preceded by its `u32` count. Version 2
+//! appends the market rules (per instrument: the schedule as `u32` count of (`u64` time of
+//! day ns, `u8` phase code), then batch interval, resume call, `u32` band bps, volatility call
+//! and indicative interval). Continuous rules ([`MarketConfig::continuous`]) are written as
+//! version 1, byte for byte what this crate wrote before market rules existed, so a
+//! continuous journal keeps its config digest and an old journal decodes as continuous.
 //!
 //! # Invariants
 //! - `CoreConfig::decode(&c.encode()) == Ok(c)`; encoding is a pure function of the value.
+//! - Version 1 ⇔ every instrument's market rules are the default (continuous).
 //! - Decoding never panics and never allocates more than the input's length justifies (every
 //!   count is checked against the bytes left before a `Vec` is sized).
 //! - The encoder destructures every config struct exhaustively, so a field added to the engine
 //!   or risk config fails to compile here until the encoding (and its version) follows.
 
-use peregrine_engine::{AccountConfig, EngineConfig, InstrumentConfig, Price, Qty, StpMode};
+use peregrine_engine::{
+    AccountConfig, EngineConfig, InstrumentConfig, MarketConfig, MarketRules, Price, Qty,
+    ScheduleEntry, StpMode, TradingStatus,
+};
 use peregrine_risk::config::{
     AccountRiskConfig, InstrumentLimitOverride, InstrumentLimits, InstrumentRiskConfig, RiskConfig,
 };
 
 /// Magic bytes at the start of an encoded config.
 pub const CONFIG_MAGIC: [u8; 8] = *b"PRGCONF\0";
-/// Version of the config encoding.
-pub const CONFIG_VERSION: u32 = 1;
+/// Version of the config encoding with market rules.
+pub const CONFIG_VERSION: u32 = 2;
+/// Version of the encoding without market rules (continuous trading), still written for it.
+pub const CONFIG_VERSION_CONTINUOUS: u32 = 1;
 
 /// Everything the deterministic core is built from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CoreConfig {
     pub engine: EngineConfig,
     pub risk: RiskConfig,
+    /// One entry per engine instrument; [`MarketConfig::continuous`] for continuous trading.
+    pub market: MarketConfig,
 }
 
 /// Why bytes are not a config.
@@ -52,7 +66,8 @@ impl core::fmt::Display for ConfigDecodeError {
             ConfigDecodeError::Version(v) => {
                 write!(
                     f,
-                    "config encoding version {v}, this build reads {CONFIG_VERSION}"
+                    "config encoding version {v}, this build reads {CONFIG_VERSION_CONTINUOUS} \
+                     and {CONFIG_VERSION}"
                 )
             }
             ConfigDecodeError::Short(at) => write!(f, "config truncated at byte {at}"),
@@ -71,16 +86,36 @@ impl CoreConfig {
         CoreConfig {
             engine: EngineConfig::demo(instrument_count, account_count, order_capacity),
             risk: RiskConfig::permissive(account_count, instrument_count),
+            market: MarketConfig::continuous(instrument_count),
         }
     }
 
-    /// The version-1 encoding.
+    /// Every instrument trades continuously all day (no market rules).
+    pub fn is_continuous(&self) -> bool {
+        self.market
+            .instruments
+            .iter()
+            .all(|rules| *rules == MarketRules::default())
+    }
+
+    /// The encoding: version 1 for continuous trading, else version 2 with the market rules.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(256);
         out.extend_from_slice(&CONFIG_MAGIC);
-        put_u32(&mut out, CONFIG_VERSION);
+        let continuous = self.is_continuous();
+        put_u32(
+            &mut out,
+            if continuous {
+                CONFIG_VERSION_CONTINUOUS
+            } else {
+                CONFIG_VERSION
+            },
+        );
         encode_engine(&self.engine, &mut out);
         encode_risk(&self.risk, &mut out);
+        if !continuous {
+            encode_market(&self.market, &mut out);
+        }
         out
     }
 
@@ -95,15 +130,24 @@ impl CoreConfig {
             return Err(ConfigDecodeError::Magic);
         }
         let version = r.u32()?;
-        if version != CONFIG_VERSION {
+        if version != CONFIG_VERSION && version != CONFIG_VERSION_CONTINUOUS {
             return Err(ConfigDecodeError::Version(version));
         }
         let engine = decode_engine(&mut r)?;
         let risk = decode_risk(&mut r)?;
+        let market = if version == CONFIG_VERSION {
+            decode_market(&mut r)?
+        } else {
+            MarketConfig::continuous(engine.instruments.len())
+        };
         if r.offset != bytes.len() {
             return Err(ConfigDecodeError::Trailing(r.offset));
         }
-        Ok(CoreConfig { engine, risk })
+        Ok(CoreConfig {
+            engine,
+            risk,
+            market,
+        })
     }
 }
 
@@ -215,6 +259,39 @@ fn encode_risk(risk: &RiskConfig, out: &mut Vec<u8>) {
     put_u32(out, *throttle_history_len);
 }
 
+fn put_u64(out: &mut Vec<u8>, value: u64) {
+    out.extend_from_slice(&value.to_le_bytes());
+}
+
+fn encode_market(market: &MarketConfig, out: &mut Vec<u8>) {
+    let MarketConfig { instruments } = market;
+    put_count(out, instruments.len());
+    for rules in instruments {
+        let MarketRules {
+            schedule,
+            batch_interval_ns,
+            resume_call_ns,
+            volatility_band_bps,
+            volatility_call_ns,
+            indicative_interval_ns,
+        } = rules;
+        put_count(out, schedule.len());
+        for entry in schedule {
+            let ScheduleEntry {
+                time_of_day_ns,
+                phase,
+            } = entry;
+            put_u64(out, *time_of_day_ns);
+            out.push(phase.code());
+        }
+        put_u64(out, *batch_interval_ns);
+        put_u64(out, *resume_call_ns);
+        put_u32(out, *volatility_band_bps);
+        put_u64(out, *volatility_call_ns);
+        put_u64(out, *indicative_interval_ns);
+    }
+}
+
 /// Bounds-checked little-endian reader.
 struct ByteReader<'a> {
     bytes: &'a [u8],
@@ -241,6 +318,11 @@ impl<'a> ByteReader<'a> {
         let mut word = [0u8; 4];
         word.copy_from_slice(self.take(4)?);
         Ok(u32::from_le_bytes(word))
+    }
+    fn u64(&mut self) -> Result<u64, ConfigDecodeError> {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(self.take(8)?);
+        Ok(u64::from_le_bytes(word))
     }
     fn i64(&mut self) -> Result<i64, ConfigDecodeError> {
         let mut word = [0u8; 8];
@@ -360,6 +442,37 @@ fn decode_risk(r: &mut ByteReader<'_>) -> Result<RiskConfig, ConfigDecodeError> 
     })
 }
 
+fn decode_rules(r: &mut ByteReader<'_>) -> Result<MarketRules, ConfigDecodeError> {
+    let entry_count = r.count(9)?;
+    let mut schedule = Vec::with_capacity(entry_count);
+    for _ in 0..entry_count {
+        let time_of_day_ns = r.u64()?;
+        let at = r.offset;
+        let phase = TradingStatus::from_code(r.u8()?).ok_or(ConfigDecodeError::BadCode(at))?;
+        schedule.push(ScheduleEntry {
+            time_of_day_ns,
+            phase,
+        });
+    }
+    Ok(MarketRules {
+        schedule,
+        batch_interval_ns: r.u64()?,
+        resume_call_ns: r.u64()?,
+        volatility_band_bps: r.u32()?,
+        volatility_call_ns: r.u64()?,
+        indicative_interval_ns: r.u64()?,
+    })
+}
+
+fn decode_market(r: &mut ByteReader<'_>) -> Result<MarketConfig, ConfigDecodeError> {
+    let instrument_count = r.count(40)?;
+    let mut instruments = Vec::with_capacity(instrument_count);
+    for _ in 0..instrument_count {
+        instruments.push(decode_rules(r)?);
+    }
+    Ok(MarketConfig { instruments })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -391,6 +504,66 @@ mod tests {
         other.risk.accounts[0].blocked = true;
         assert_ne!(other.digest(), config.digest());
         assert_eq!(config.digest(), sample().digest());
+    }
+
+    fn sample_with_market() -> CoreConfig {
+        let mut config = sample();
+        config.market.instruments[1] = MarketRules {
+            schedule: vec![
+                ScheduleEntry {
+                    time_of_day_ns: 4_000,
+                    phase: TradingStatus::PreOpen,
+                },
+                ScheduleEntry {
+                    time_of_day_ns: 9_000,
+                    phase: TradingStatus::OpeningAuction,
+                },
+            ],
+            batch_interval_ns: 0,
+            resume_call_ns: 5,
+            volatility_band_bps: 250,
+            volatility_call_ns: 7,
+            indicative_interval_ns: 11,
+        };
+        config.market.instruments[2].batch_interval_ns = 1_000;
+        config
+    }
+
+    #[test]
+    fn continuous_configs_keep_version_1_and_market_rules_round_trip() {
+        let continuous = sample();
+        let bytes = continuous.encode();
+        assert_eq!(bytes[8..12], CONFIG_VERSION_CONTINUOUS.to_le_bytes());
+        let with_market = sample_with_market();
+        let market_bytes = with_market.encode();
+        assert_eq!(market_bytes[8..12], CONFIG_VERSION.to_le_bytes());
+        // The version-1 part is a prefix: the market rules are appended.
+        assert_eq!(market_bytes[12..bytes.len()], bytes[12..]);
+        assert_eq!(CoreConfig::decode(&market_bytes), Ok(with_market.clone()));
+        assert_ne!(with_market.digest(), continuous.digest());
+        for len in 0..market_bytes.len() {
+            assert!(
+                CoreConfig::decode(&market_bytes[..len]).is_err(),
+                "len {len}"
+            );
+        }
+        // A version-1 config with bytes after the risk part is not read as market rules.
+        let mut spliced = bytes.clone();
+        spliced.extend_from_slice(&market_bytes[bytes.len()..]);
+        assert_eq!(
+            CoreConfig::decode(&spliced),
+            Err(ConfigDecodeError::Trailing(bytes.len()))
+        );
+        let mut bad_phase = market_bytes.clone();
+        // First schedule entry's phase code of instrument 1: after the market count, instrument
+        // 0's 40 bytes of continuous rules, instrument 1's entry count and time.
+        let phase_at = bytes.len() + 4 + (4 + 36) + 4 + 8;
+        assert_eq!(bad_phase[phase_at], TradingStatus::PreOpen.code());
+        bad_phase[phase_at] = 0xee;
+        assert_eq!(
+            CoreConfig::decode(&bad_phase),
+            Err(ConfigDecodeError::BadCode(phase_at))
+        );
     }
 
     #[test]

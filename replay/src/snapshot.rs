@@ -15,12 +15,13 @@
 //! | 40 | 8 | output event count after `last_seq` |
 //! | 48 | 8 | timestamp of input `last_seq`, ns |
 //! | 56 | 8 | payload length in bytes |
-//! | 64 | len | engine snapshot, then `u64` length + risk snapshot (`RiskSnapshot::encode`) |
+//! | 64 | len | engine snapshot, then `u64` length + risk snapshot (`RiskSnapshot::encode`), then the market state (`u64` sequencer time, `u64` count, per instrument 51 bytes: phase the schedule gave, schedule/call/batch deadlines, last trade and reference prices, last indicative time, pending flag) |
 //! | 64 + len | 8 | XXH3-64 of bytes `0..64 + len` |
 //!
 //! Written to `*.tmp`, `fsync`ed, renamed into place, directory `fsync`ed: a snapshot file is
 //! either absent or whole. A file whose checksum or contents do not check is skipped by
-//! recovery, which falls back to the previous snapshot or to a full replay.
+//! recovery, which falls back to the previous snapshot or to a full replay. Version 1 files
+//! (before market state) are refused by version, so recovery replays past them.
 //!
 //! # Invariants
 //! - `StageSnapshot::decode(&s.encode()) == Ok(s)`.
@@ -29,8 +30,8 @@
 use std::path::{Path, PathBuf};
 
 use peregrine_engine::{
-    AccountId, EngineSnapshot, InstrumentId, MatchId, OrderId, OrderView, Price, Qty, SessionId,
-    Side, StpMode, TimeInForce, TradingStatus,
+    AccountId, EngineSnapshot, InstrumentId, MarketSnapshot, MarketStateView, MatchId, OrderId,
+    OrderView, Price, Qty, SessionId, Side, StpMode, TimeInForce, TradingStatus,
 };
 use peregrine_risk::snapshot::{RiskSnapshot, SnapshotDecodeError};
 use peregrine_risk::CoreSnapshot;
@@ -39,10 +40,12 @@ use crate::digest::OutputDigest;
 use crate::error::{io_error, JournalError};
 
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"PRGSNAP\0";
-pub const SNAPSHOT_VERSION: u32 = 1;
+pub const SNAPSHOT_VERSION: u32 = 2;
 const HEADER_BYTES: usize = 64;
 const CHECKSUM_BYTES: usize = 8;
 const ORDER_BYTES: usize = 44;
+/// One instrument's market state: phase code, 6 times/prices, pending flag.
+const MARKET_STATE_BYTES: usize = 1 + 6 * 8 + 1 + 1;
 
 /// Everything a snapshot file holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -96,6 +99,7 @@ impl StageSnapshot {
         self.core.risk.encode(&mut risk);
         payload.extend_from_slice(&(risk.len() as u64).to_le_bytes());
         payload.extend_from_slice(&risk);
+        encode_market(&self.core.market, &mut payload);
 
         let mut out = Vec::with_capacity(HEADER_BYTES + payload.len() + CHECKSUM_BYTES);
         out.extend_from_slice(&SNAPSHOT_MAGIC);
@@ -142,6 +146,7 @@ impl StageSnapshot {
         let engine = decode_engine(&mut r)?;
         let risk_len = usize::try_from(r.u64()?).map_err(|_| SnapshotError::Short)?;
         let risk = RiskSnapshot::decode(r.take(risk_len)?).map_err(SnapshotError::Risk)?;
+        let market = decode_market(&mut r)?;
         if r.offset != r.bytes.len() {
             return Err(SnapshotError::Engine("trailing bytes"));
         }
@@ -151,6 +156,7 @@ impl StageSnapshot {
                 last_seq,
                 engine,
                 risk,
+                market,
             },
             config_digest: word(bytes, 24),
             digest: OutputDigest {
@@ -322,6 +328,78 @@ fn decode_engine(r: &mut Reader<'_>) -> Result<EngineSnapshot, SnapshotError> {
         next_match_id,
         trading_status,
         orders,
+    })
+}
+
+fn encode_market(market: &MarketSnapshot, out: &mut Vec<u8>) {
+    out.extend_from_slice(&market.now_ns.to_le_bytes());
+    out.extend_from_slice(&(market.instruments.len() as u64).to_le_bytes());
+    for view in &market.instruments {
+        let MarketStateView {
+            scheduled,
+            schedule_next_ns,
+            call_end_ns,
+            batch_end_ns,
+            last_trade_price,
+            reference_price,
+            last_indicative_ns,
+            indicative_pending,
+        } = view;
+        out.push(scheduled.code());
+        for value in [
+            *schedule_next_ns,
+            *call_end_ns,
+            *batch_end_ns,
+            u64::from_le_bytes(last_trade_price.0.to_le_bytes()),
+            u64::from_le_bytes(reference_price.0.to_le_bytes()),
+            *last_indicative_ns,
+        ] {
+            out.extend_from_slice(&value.to_le_bytes());
+        }
+        out.push(u8::from(*indicative_pending));
+        // Reserved, zero: keeps room for one flag without a version change.
+        out.push(0);
+    }
+}
+
+fn decode_market_state(r: &mut Reader<'_>) -> Result<MarketStateView, SnapshotError> {
+    let scheduled = r.code(TradingStatus::from_code, "scheduled phase")?;
+    let schedule_next_ns = r.u64()?;
+    let call_end_ns = r.u64()?;
+    let batch_end_ns = r.u64()?;
+    let last_trade_price = Price(i64::from_le_bytes(r.u64()?.to_le_bytes()));
+    let reference_price = Price(i64::from_le_bytes(r.u64()?.to_le_bytes()));
+    let last_indicative_ns = r.u64()?;
+    let indicative_pending = match r.u8()? {
+        0 => false,
+        1 => true,
+        _ => return Err(SnapshotError::Engine("indicative pending flag")),
+    };
+    if r.u8()? != 0 {
+        return Err(SnapshotError::Engine("market reserved byte"));
+    }
+    Ok(MarketStateView {
+        scheduled,
+        schedule_next_ns,
+        call_end_ns,
+        batch_end_ns,
+        last_trade_price,
+        reference_price,
+        last_indicative_ns,
+        indicative_pending,
+    })
+}
+
+fn decode_market(r: &mut Reader<'_>) -> Result<MarketSnapshot, SnapshotError> {
+    let now_ns = r.u64()?;
+    let count = r.count(MARKET_STATE_BYTES)?;
+    let mut instruments = Vec::with_capacity(count);
+    for _ in 0..count {
+        instruments.push(decode_market_state(r)?);
+    }
+    Ok(MarketSnapshot {
+        now_ns,
+        instruments,
     })
 }
 

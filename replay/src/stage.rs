@@ -201,8 +201,12 @@ impl CoreStage {
         std::fs::create_dir_all(dir).map_err(crate::error::io_error("create directory", dir))?;
         if !crate::journal::has_segments(dir)? {
             let journal = JournalWriter::create(dir, options.journal, &config.encode())?;
-            let core =
-                Core::new(config.engine.clone(), config.risk.clone()).map_err(StageError::Core)?;
+            let core = Core::with_market(
+                config.engine.clone(),
+                config.risk.clone(),
+                config.market.clone(),
+            )
+            .map_err(StageError::Core)?;
             let stage =
                 CoreStage::assemble(core, config, journal, OutputDigest::default(), options);
             return Ok((
@@ -411,7 +415,12 @@ fn recover_state(
 }
 
 fn fresh_start(config: &CoreConfig) -> Result<Start, StageError> {
-    let core = Core::new(config.engine.clone(), config.risk.clone()).map_err(StageError::Core)?;
+    let core = Core::with_market(
+        config.engine.clone(),
+        config.risk.clone(),
+        config.market.clone(),
+    )
+    .map_err(StageError::Core)?;
     Ok(Start {
         core,
         digest: OutputDigest::default(),
@@ -429,8 +438,13 @@ fn restore_snapshot(
     if snapshot.config_digest != journal_digest {
         return Err("written with another configuration".to_string());
     }
-    let core = Core::restore(config.engine.clone(), config.risk.clone(), &snapshot.core)
-        .map_err(|e| format!("core refused it: {e}"))?;
+    let core = Core::restore_with_market(
+        config.engine.clone(),
+        config.risk.clone(),
+        config.market.clone(),
+        &snapshot.core,
+    )
+    .map_err(|e| format!("core refused it: {e}"))?;
     Ok(Start {
         core,
         digest: snapshot.digest,

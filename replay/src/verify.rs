@@ -118,7 +118,8 @@ pub fn verify_journal(
     progress: &mut dyn FnMut(u64),
 ) -> Result<VerifyReport, StageError> {
     let config = resolve_config(reader, config)?;
-    let mut core = Core::new(config.engine, config.risk).map_err(StageError::Core)?;
+    let mut core =
+        Core::with_market(config.engine, config.risk, config.market).map_err(StageError::Core)?;
     let mut digest = OutputDigest::default();
     let mut window = Window {
         first_seq: 1,

@@ -1,13 +1,20 @@
 //! [`Core`]: the deterministic core state, an [`Engine`] behind [`Risk`]. The core stage, the
 //! journal's replay and the tests drive exactly this.
 //!
-//! One [`Core::apply`] per sequenced input: risk first (checks or an admin change), then the
-//! engine, whose events reach the caller's sink through a wrapper that lets risk follow
-//! exposure. A command that risk rejects never reaches the engine.
+//! One [`Core::apply`] per sequenced input: first the engine's market timers reached by the
+//! input's sequencer time (schedule boundaries, ends of resume/volatility calls and batches,
+//! see the engine's "Trading phases and auctions"), then risk (checks or an admin change), then
+//! the engine, whose events reach the caller's sink through a wrapper that lets risk follow
+//! exposure (auction fills included). A command that risk rejects never reaches the engine;
+//! the timers its time reached still fire, so a boundary's events do not depend on whether
+//! the first command after it passes risk.
+//!
+//! [`Core::new`] trades continuously all day; [`Core::with_market`] takes the market rules
+//! (phases, auctions) and [`Core::snapshot`] carries the engine's market state with it.
 //!
 //! # Invariants
 //! - `apply` is a function of the state and the input; the only time it reads is
-//!   `input.timestamp_ns`. Inputs arrive with `seq == last_seq() + 1`; anything else is a
+//!   `input.timestamp_ns`, and every engine call of one input sees that time. Inputs arrive with `seq == last_seq() + 1`; anything else is a
 //!   programmer error in the caller (a gap in the journal is found before this point) and panics.
 //! - `apply` allocates nothing: risk's tables and the engine's pools are taken in `new`.
 //! - After every `apply`, risk's open exposure equals the one recomputed from the engine's
@@ -20,8 +27,15 @@
 
 use peregrine_engine::{
     AccountId, CancelReason, Command, CommandKind, ConfigError, ControlAck, Engine, EngineConfig,
-    EngineSnapshot, Event, EventSink, InstrumentId, NewOrder, OrderFilter, OrderId, OrderView,
-    RejectReason, Rejected, ReplaceOrder, RestoreError, Sequenced, SessionId, Side,
+    EngineSnapshot, Event, EventSink, InstrumentId, MarketConfig, MarketSnapshot, NewOrder,
+    OrderFilter, OrderId, OrderView, RejectReason, Rejected, ReplaceOrder, RestoreError, Sequenced,
+    SessionId, Side,
+};
+
+/// A command the engine ignores (risk handles account unblocking alone): handed to
+/// [`Engine::apply_at`] to fire the market timers an input's time reaches before risk runs.
+const TIMER_TICK: Command = Command::UnblockAccount {
+    account: AccountId(0),
 };
 
 use crate::config::{RiskConfig, RiskConfigError};
@@ -35,6 +49,8 @@ pub struct CoreSnapshot {
     pub last_seq: u64,
     pub engine: EngineSnapshot,
     pub risk: RiskSnapshot,
+    /// The engine's market clock and timers (phases themselves are in `engine`).
+    pub market: MarketSnapshot,
 }
 
 /// Why a core cannot start or be restored.
@@ -109,9 +125,21 @@ pub struct Core {
 
 impl Core {
     /// Take all memory for both; the configurations must agree on accounts and instruments.
+    /// Continuous trading all day (no market rules).
     pub fn new(engine: EngineConfig, risk: RiskConfig) -> Result<Core, CoreError> {
+        let market = MarketConfig::continuous(engine.instruments.len());
+        Core::with_market(engine, risk, market)
+    }
+
+    /// As [`Core::new`], with market rules (one per instrument: schedule, batch auctions,
+    /// halt-resume and volatility calls) for the engine.
+    pub fn with_market(
+        engine: EngineConfig,
+        risk: RiskConfig,
+        market: MarketConfig,
+    ) -> Result<Core, CoreError> {
         let risk = Risk::new(&risk, &engine)?;
-        let engine = Engine::new(engine)?;
+        let engine = Engine::with_market(engine, market)?;
         Ok(Core {
             engine,
             risk,
@@ -142,6 +170,7 @@ impl Core {
         );
         self.last_seq = input.seq;
         let now_ns = input.timestamp_ns;
+        self.fire_timers(now_ns, sink);
         match &input.command {
             Command::NewOrder(order) => match self.risk.check_new_order(order, now_ns) {
                 Ok(()) => {
@@ -176,7 +205,11 @@ impl Core {
             Command::SetReferencePrice { instrument, price } => {
                 let kind = CommandKind::SetReferencePrice;
                 match self.risk.set_reference_price(*instrument, *price) {
-                    Ok(()) => sink.push(ack(kind, AccountId(0), *instrument, price.0)),
+                    Ok(()) => {
+                        // The engine keeps it as the auction reference (it emits nothing).
+                        self.forward(&input.command, ObserveContext::default(), sink);
+                        sink.push(ack(kind, AccountId(0), *instrument, price.0));
+                    }
                     Err(reason) => sink.push(reject_admin(kind, AccountId(0), *instrument, reason)),
                 }
             }
@@ -184,6 +217,17 @@ impl Core {
                 self.apply_session_lost(*account, *session, sink);
             }
         }
+    }
+
+    /// Advance the engine's sequencer clock to `now_ns`, firing the market timers it reaches
+    /// (their events, auction fills included, pass risk on the way to `sink`).
+    fn fire_timers(&mut self, now_ns: u64, sink: &mut impl EventSink) {
+        let mut observing = ObservingSink {
+            risk: &mut self.risk,
+            sink,
+            context: ObserveContext::default(),
+        };
+        self.engine.apply_at(now_ns, &TIMER_TICK, &mut observing);
     }
 
     /// Hand a command to the engine with risk following its events; returns the context
@@ -313,19 +357,34 @@ impl Core {
             last_seq: self.last_seq,
             engine: self.engine.snapshot(),
             risk: self.risk.snapshot(),
+            market: self.engine.market_snapshot(),
         }
     }
 
-    /// Rebuild a core from a snapshot taken with the same configurations. Limits, flags,
-    /// positions, references and throttle history come from the snapshot (admin changes
-    /// survive); open exposure is recomputed from the engine's restored orders.
+    /// Rebuild a continuous-trading core (see [`Core::new`]) from a snapshot taken with the
+    /// same configurations (see [`Core::restore_with_market`]).
     pub fn restore(
         engine: EngineConfig,
         risk: RiskConfig,
         snapshot: &CoreSnapshot,
     ) -> Result<Core, CoreError> {
+        let market = MarketConfig::continuous(engine.instruments.len());
+        Core::restore_with_market(engine, risk, market, snapshot)
+    }
+
+    /// Rebuild a core from a snapshot taken with the same configurations and market rules.
+    /// Limits, flags, positions, references and throttle history come from the snapshot
+    /// (admin changes survive); the engine's phases, market clock and timers too; open
+    /// exposure is recomputed from the engine's restored orders.
+    pub fn restore_with_market(
+        engine: EngineConfig,
+        risk: RiskConfig,
+        market: MarketConfig,
+        snapshot: &CoreSnapshot,
+    ) -> Result<Core, CoreError> {
         let mut restored_risk = Risk::new(&risk, &engine)?;
-        let engine = Engine::restore(engine, &snapshot.engine)?;
+        let engine =
+            Engine::restore_with_market(engine, market, &snapshot.engine, &snapshot.market)?;
         restored_risk.load_snapshot(&snapshot.risk)?;
         let open = open_exposure(&engine, &restored_risk);
         restored_risk.load_open(&open);

@@ -213,6 +213,9 @@ pub struct NodeConfig {
     /// Metrics endpoint and admin socket (`crate::node::metrics`, `crate::node::admin`).
     #[serde(default)]
     pub ops: crate::node::metrics::OpsSection,
+    /// Trading phases and auctions (`crate::node::market`); absent: continuous all day.
+    #[serde(default)]
+    pub market: crate::node::market::MarketSection,
     pub instruments: Vec<InstrumentSection>,
     pub accounts: Vec<AccountSection>,
     pub users: Vec<UserSection>,
@@ -264,6 +267,7 @@ impl NodeConfig {
         self.durability()?;
         self.validate_names()?;
         self.feed.validate()?;
+        crate::node::market::node_market_config(self)?;
         for user in &self.users {
             argon2::PasswordHash::new(&user.password_hash).map_err(|error| {
                 anyhow::anyhow!("user {}: bad password_hash: {error}", user.username)
@@ -406,7 +410,15 @@ impl NodeConfig {
                 .collect(),
             throttle_history_len: self.engine.throttle_history_len,
         };
-        CoreConfig { engine, risk }
+        // Judged in `validate`; continuous when absent.
+        let market = crate::node::market::node_market_config(self).unwrap_or_else(|_| {
+            peregrine_engine::MarketConfig::continuous(engine.instruments.len())
+        });
+        CoreConfig {
+            engine,
+            risk,
+            market,
+        }
     }
 
     pub fn journal_dir(&self) -> PathBuf {

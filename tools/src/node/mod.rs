@@ -53,6 +53,7 @@ pub mod core_loop;
 pub mod feed;
 pub mod gateway;
 pub mod loadgen;
+pub mod market;
 pub mod member;
 pub mod metrics;
 pub mod records;

@@ -33,13 +33,22 @@ fn scratch_core(dir: &Path, config: &CoreConfig, seq: u64) -> anyhow::Result<Cor
         let Ok(snapshot) = load_snapshot(&path) else {
             continue;
         };
-        if let Ok(core) = Core::restore(config.engine.clone(), config.risk.clone(), &snapshot.core)
-        {
+        let restored = Core::restore_with_market(
+            config.engine.clone(),
+            config.risk.clone(),
+            config.market.clone(),
+            &snapshot.core,
+        );
+        if let Ok(core) = restored {
             return Ok(core);
         }
     }
-    Core::new(config.engine.clone(), config.risk.clone())
-        .map_err(|error| anyhow::anyhow!("core: {error}"))
+    Core::with_market(
+        config.engine.clone(),
+        config.risk.clone(),
+        config.market.clone(),
+    )
+    .map_err(|error| anyhow::anyhow!("core: {error}"))
 }
 
 /// Regenerates and routes the events of inputs after `checkpoint_seq`; returns the number of
