@@ -213,6 +213,9 @@ pub struct NodeConfig {
     /// Metrics endpoint and admin socket (`crate::node::metrics`, `crate::node::admin`).
     #[serde(default)]
     pub ops: crate::node::metrics::OpsSection,
+    /// The FIX 4.4 listener and its users (`crate::node::fix`).
+    #[serde(default)]
+    pub fix: crate::node::fix::FixSection,
     /// Trading phases and auctions (`crate::node::market`); absent: continuous all day.
     #[serde(default)]
     pub market: crate::node::market::MarketSection,

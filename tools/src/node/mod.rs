@@ -51,6 +51,7 @@ pub mod auth;
 pub mod bypass;
 pub mod core_loop;
 pub mod feed;
+pub mod fix;
 pub mod gateway;
 pub mod loadgen;
 pub mod market;
@@ -101,6 +102,7 @@ pub struct Node {
     stop: Arc<AtomicBool>,
     /// The gateway's part of `[ops]` and the metrics/admin threads (`admin::start`).
     ops: (admin::GatewayOps, admin::OpsServers),
+    fix: fix::FixHook,
 }
 
 impl Node {
@@ -114,6 +116,7 @@ impl Node {
         };
         let mut core = CoreLoop::new(stage, feed_tap);
         let ops = admin::start(&config, &mut core)?;
+        let fix = fix::FixHook::open(&config)?;
         Ok(Node {
             config,
             gateway,
@@ -121,6 +124,7 @@ impl Node {
             feed: feed_thread,
             stop,
             ops,
+            fix,
         })
     }
 
@@ -144,6 +148,7 @@ impl Node {
             feed,
             stop,
             ops: (mut ops, ops_servers),
+            fix: _,
         } = self;
         let strategy = config.wait_strategy()?;
         apply_thread_settings(&config, config.node.gateway_cpu);
@@ -191,6 +196,7 @@ impl Node {
             feed,
             stop,
             ops: (mut ops, ops_servers),
+            mut fix,
         } = self;
         let strategy = config.wait_strategy()?;
         let (mut inbound, inbound_rx) = channel::<InboundRecord>(config.node.inbound_ring_records)?;
@@ -226,23 +232,27 @@ impl Node {
             for record in chunk.iter() {
                 ops.observe(record, routed_ns);
                 gateway.on_outbound(record)?;
+                fix.on_outbound(record)?;
             }
             chunk.release_all();
             let mut submitted = gateway.flush_pending(&mut inbound);
             if !stopping {
                 submitted += gateway.service_reads(now_ns, &mut inbound);
             }
+            submitted += fix.service_reads(now_ns, &mut inbound, stopping)?;
             if submitted > 0 {
                 // Wakes the core if it parked (an atomic swap when it did not).
                 core_thread.thread().unpark();
             }
             work += submitted;
             work += gateway.service_writes(now_ns);
+            work += fix.service_writes(now_ns)?;
             if stop.load(Ordering::Relaxed) && !stopping {
                 stopping = true;
                 gateway.shut_down(config.node.end_of_session_on_shutdown, now_ns);
+                fix.shut_down(now_ns)?;
             }
-            if stopping && !gateway.has_pending() {
+            if stopping && !gateway.has_pending() && !fix.has_pending() {
                 input_closed.store(true, Ordering::Release);
             }
             if core_thread.is_finished() && outbound_rx.is_empty() {
@@ -263,6 +273,7 @@ impl Node {
         core_counters = counters;
         finish_feed(feed)?;
         ops_servers.stop();
+        fix.flush_storage()?;
         let mut report = finish_gateway(gateway)?;
         report.core = core_counters;
         report.last_seq = core;

@@ -1,0 +1,177 @@
+//! The FIX gateway in the real node process: an OUCH member and a FIX member trade against
+//! each other and both see the same trade; FIX sequence numbers, stored messages and ClOrdIDs
+//! survive a restart; bad logons and sequence violations end the session with a Logout.
+//! Method: `peregrine run` (threaded mode, embedded config with its demo FIX users) on free
+//! loopback ports, the OUCH test member from `node_common`, a blocking FIX member built on the
+//! gateway crate's codec (`fix/client.rs`).
+
+#[path = "fix/client.rs"]
+mod fix_client;
+mod node_common;
+
+use fix_client::{field, fix_addr, FixClient};
+use node_common::{data_dir, Member, NodeProcess};
+use peregrine_gateway::ouch::{Outbound, Side};
+
+#[test]
+fn an_ouch_member_and_a_fix_member_trade_and_see_the_same_trade() {
+    let dir = data_dir("fix-ouch");
+    let node = NodeProcess::start(&dir, &[]);
+    let mut fix = FixClient::connect(fix_addr(&dir), "FIXA");
+    let logon = fix.logon("FIXA", "fixa", false);
+    assert_eq!(
+        field(&logon, 35),
+        "A",
+        "logon answered with a Logon: {logon:?}"
+    );
+    fix.new_order("F1", "1", "100", "100", "AAPL");
+    let new = fix.report("F1", "0");
+    assert_eq!((field(&new, 39), field(&new, 151)), ("0", "100"));
+
+    let (mut bob, _) = Member::login(node.addr, "BOB", "bob", 0);
+    let sell = bob.enter("AAPL", Side::Sell, 60, 1_000_000);
+    let (ouch_qty, ouch_price, match_number) = bob.wait_for("OUCH execution", |m| match m {
+        Outbound::OrderExecuted(e) if e.user_ref_num == sell => {
+            Some((e.quantity, e.price, e.match_number))
+        }
+        _ => None,
+    });
+    let fill = fix.report("F1", "F");
+    assert_eq!((ouch_qty, ouch_price), (60, 1_000_000));
+    assert_eq!(field(&fill, 32), "60", "LastQty: {fill:?}");
+    assert_eq!(
+        field(&fill, 31),
+        "100",
+        "LastPx (100.0000 = 1,000,000 ticks)"
+    );
+    assert_eq!((field(&fill, 14), field(&fill, 151)), ("60", "40"));
+    assert_eq!(field(&fill, 39), "1", "partially filled");
+    assert!(match_number > 0);
+
+    // The FIX member cancels the rest; the OUCH member's order is done already.
+    fix.send(
+        "F",
+        &[
+            (41, "F1"),
+            (11, "F2"),
+            (55, "AAPL"),
+            (54, "1"),
+            (60, "20260101-00:00:00.000"),
+        ],
+    );
+    fix.report("F2", "6");
+    let cancelled = fix.report("F2", "4");
+    assert_eq!((field(&cancelled, 41), field(&cancelled, 151)), ("F1", "0"));
+    assert_eq!(field(&cancelled, 14), "60", "CumQty kept on the cancel");
+    fix.send("5", &[]);
+    fix.wait_for("Logout answer", |m| (field(m, 35) == "5").then_some(()));
+    fix.wait_closed();
+    bob.logout();
+    assert!(node.terminate(), "clean shutdown");
+}
+
+#[test]
+fn sequence_numbers_orders_and_cl_ord_ids_survive_a_restart() {
+    let dir = data_dir("fix-restart");
+    let node = NodeProcess::start(&dir, &[]);
+    let mut fix = FixClient::connect(fix_addr(&dir), "FIXB");
+    fix.logon("FIXB", "fixb", false);
+    fix.new_order("R1", "2", "10", "150.25", "MSFT");
+    fix.report("R1", "0");
+    fix.send("5", &[]);
+    fix.wait_for("Logout answer", |m| (field(m, 35) == "5").then_some(()));
+    fix.wait_closed();
+    let sent_before = fix.next_out;
+    assert!(node.terminate());
+    std::fs::remove_file(dir.join("fix.addr")).expect("old address file");
+
+    let node = NodeProcess::start(&dir, &[]);
+    let mut fix = FixClient::connect(fix_addr(&dir), "FIXB");
+    fix.next_out = sent_before;
+    let logon = fix.logon("FIXB", "fixb", false);
+    assert_eq!(field(&logon, 35), "A");
+    // Logon, ExecutionReport and Logout went out before: the gateway continues at 4.
+    assert_eq!(
+        field(&logon, 34),
+        "4",
+        "outbound MsgSeqNum continues: {logon:?}"
+    );
+    fix.new_order("R1", "2", "10", "150.25", "MSFT");
+    let duplicate = fix.report("R1", "8");
+    assert_eq!(
+        field(&duplicate, 103),
+        "6",
+        "duplicate ClOrdID after a restart"
+    );
+    fix.send("H", &[(11, "R1"), (55, "MSFT"), (54, "2")]);
+    let status = fix.report("R1", "I");
+    assert_eq!((field(&status, 39), field(&status, 151)), ("0", "10"));
+    assert_eq!(field(&status, 44), "150.25");
+    // A resend of everything: application messages as duplicates, admin ones gap-filled.
+    fix.send("2", &[(7, "1"), (16, "0")]);
+    let gap = fix.wait_for("gap fill", |m| {
+        (field(m, 35) == "4" && field(m, 34) == "1").then(|| m.clone())
+    });
+    assert_eq!((field(&gap, 123), field(&gap, 36)), ("Y", "2"));
+    let again = fix.wait_for("resent ExecutionReport", |m| {
+        (field(m, 35) == "8" && field(m, 34) == "2").then(|| m.clone())
+    });
+    assert_eq!((field(&again, 43), field(&again, 11)), ("Y", "R1"));
+    assert!(node.terminate());
+}
+
+#[test]
+fn bad_logons_and_sequence_errors_end_the_session() {
+    let dir = data_dir("fix-rules");
+    let node = NodeProcess::start(&dir, &[]);
+    let addr = fix_addr(&dir);
+    let mut wrong = FixClient::connect(addr, "FIXA");
+    let answer = wrong.logon("FIXA", "nope", false);
+    assert_eq!(field(&answer, 35), "5", "a wrong password gets a Logout");
+    wrong.wait_closed();
+
+    let mut fix = FixClient::connect(addr, "FIXA");
+    assert_eq!(
+        field(&fix.logon("FIXA", "fixa", true), 141),
+        "Y",
+        "reset acknowledged"
+    );
+    // A garbled message (bad CheckSum) is skipped without using its MsgSeqNum.
+    fix.send_raw(b"8=FIX.4.4\x019=5\x0135=0\x0110=000\x01");
+    // An unknown MsgType gets a session Reject, an unsupported one a BusinessMessageReject.
+    fix.send("ZZ", &[]);
+    let reject = fix.wait_for("Reject", |m| (field(m, 35) == "3").then(|| m.clone()));
+    assert_eq!((field(&reject, 373), field(&reject, 45)), ("11", "2"));
+    fix.send("E", &[]);
+    let business = fix.wait_for("BusinessMessageReject", |m| {
+        (field(m, 35) == "j").then(|| m.clone())
+    });
+    assert_eq!((field(&business, 380), field(&business, 372)), ("3", "E"));
+    // A NewOrderSingle without TransactTime: session Reject, required tag missing.
+    fix.send(
+        "D",
+        &[
+            (11, "X1"),
+            (55, "AAPL"),
+            (54, "1"),
+            (38, "1"),
+            (40, "2"),
+            (44, "1"),
+        ],
+    );
+    let missing = fix.wait_for("Reject", |m| (field(m, 35) == "3").then(|| m.clone()));
+    assert_eq!((field(&missing, 373), field(&missing, 371)), ("1", "60"));
+    // A gap: the gateway asks for a resend from the first missing number.
+    let seq = fix.next_out;
+    fix.send_with_seq("0", seq + 5, &[]);
+    let resend = fix.wait_for("ResendRequest", |m| {
+        (field(m, 35) == "2").then(|| m.clone())
+    });
+    assert_eq!(field(&resend, 7), seq.to_string());
+    // MsgSeqNum too low without PossDupFlag: Logout and disconnect.
+    fix.send_with_seq("0", 1, &[]);
+    let logout = fix.wait_for("Logout", |m| (field(m, 35) == "5").then(|| m.clone()));
+    assert!(field(&logout, 58).contains("too low"), "{logout:?}");
+    fix.wait_closed();
+    assert!(node.terminate());
+}
