@@ -1,4 +1,4 @@
-//! A real third-party FIX engine as the counterparty: QuickFIX 1.16 (Python bindings, FIX44
+//! A real third-party FIX engine as the counterparty: QuickFIX 1.15/1.16 (Python bindings, FIX44
 //! data dictionary validation on) runs `fix/quickfix_session.py` against the node: logon,
 //! orders, fills, a replace, cancels, rejects, status, mass cancel, a resend after a
 //! disconnect, logout. The script exits non-zero on any failed check, and when QuickFIX
