@@ -25,19 +25,40 @@ install_packages() {
 
 install_packages poppler-utils tshark iproute2 verilator yosys g++ pkg-config libdpdk-dev python3-venv python3-dev
 
+# QuickFIX (the FIX interoperability test's counterparty) builds from source once per machine
+# and is cached; it builds in the background while the Rust code compiles.
+quickfix_log=$(mktemp)
+tools/tests/fix/setup-quickfix.sh >"$quickfix_log" 2>&1 &
+quickfix_pid=$!
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+step "QuickFIX venv for the FIX interoperability test"
+if ! wait "$quickfix_pid"; then
+    cat "$quickfix_log"
+    echo "cannot set up QuickFIX (tools/tests/fix/setup-quickfix.sh): the FIX test would fail" >&2
+    exit 1
+fi
+tail -n 1 "$quickfix_log"
+
 step "cargo test (workspace)"
 results=$(mktemp)
-trap 'rm -f "$results"' EXIT
+trap 'rm -f "$results" "$quickfix_log"' EXIT
 cargo test --workspace --quiet 2>&1 | tee "$results"
+
+step "cargo test: DPDK backend (feature dpdk, Debian's libdpdk)"
+cargo test --quiet -p peregrine-gateway --features dpdk --test bypass_dpdk 2>&1 | tee -a "$results"
+
+step "cargo test: yosys synthesis of the FPGA decoder"
+PEREGRINE_LONG=1 cargo test --quiet -p peregrine-fpga --test synth 2>&1 | tee -a "$results"
 
 step "benchmark smoke runs (no timing asserted)"
 cargo run --release --quiet -p peregrine-bench --bin engine-mix -- 2 200 20000
+bench/run.sh --smoke
 
 step "fuzzing: every cargo-fuzz target for ${FUZZ_SECONDS:=15} s"
 # cargo fuzz needs a nightly toolchain; rustup fetches it from the Rust registry mirror. If that is
