@@ -235,6 +235,13 @@ impl<T: Transport> Gateway<T> {
     /// listening `transport` and reading `clock`. Call [`Gateway::finish_recovery`] after
     /// feeding any regenerated events.
     pub fn open_with(config: &NodeConfig, transport: T, clock: Clock) -> anyhow::Result<Self> {
+        // A read needs room for SESSION_EVENTS_MAX commands and stalls at less or equal room:
+        // a smaller ring would never let the gateway read a socket (found by `peregrine sim`).
+        anyhow::ensure!(
+            config.node.inbound_ring_records > SESSION_EVENTS_MAX,
+            "node.inbound_ring_records must exceed {SESSION_EVENTS_MAX} (got {})",
+            config.node.inbound_ring_records
+        );
         let core = config.core_config();
         let instruments = Instruments::new(&core.engine);
         let sessions_dir = config.sessions_dir();
