@@ -166,7 +166,7 @@ impl Sim {
         }
         let mut rng = Rng::fork(options.seed, 0);
         // 32 is the smallest ring the gateway can read into (it needs more than one read's 16
-        // commands free); 16 passes config validation but stalls every read (see the report).
+        // commands free); the gateway refuses 16 or less (config validation lets it through).
         let ring_records = if rng.chance(500_000) { 32 } else { 4096 };
         let config = sim_config(&data_dir, ring_records)?;
         let (clock, time) = Clock::manual(START_NS);
