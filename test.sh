@@ -51,6 +51,7 @@ trap 'rm -f "$results" "$quickfix_log"' EXIT
 cargo test --workspace --quiet 2>&1 | tee "$results"
 
 step "cargo test: DPDK backend (feature dpdk, Debian's libdpdk)"
+cargo clippy --quiet -p peregrine-gateway --all-targets --features dpdk -- -D warnings
 cargo test --quiet -p peregrine-gateway --features dpdk --test bypass_dpdk 2>&1 | tee -a "$results"
 
 step "cargo test: yosys synthesis of the FPGA decoder"
@@ -59,6 +60,9 @@ PEREGRINE_LONG=1 cargo test --quiet -p peregrine-fpga --test synth 2>&1 | tee -a
 step "benchmark smoke runs (no timing asserted)"
 cargo run --release --quiet -p peregrine-bench --bin engine-mix -- 2 200 20000
 bench/run.sh --smoke
+
+step "deterministic simulation: fixed seeds plus random ones (each seed printed)"
+cargo run --quiet -p peregrine-tools -- sim --ci --steps 3000 --random 4 --budget-s 180
 
 step "fuzzing: every cargo-fuzz target for ${FUZZ_SECONDS:=15} s"
 # cargo fuzz needs a nightly toolchain; rustup fetches it from the Rust registry mirror. If that is
