@@ -174,6 +174,8 @@ fn sessions_of(event: &Event) -> [Option<SessionId>; 2] {
         Event::Replaced(e) => [Some(e.session), None],
         Event::Restated(e) => [Some(e.session), None],
         Event::MassCancelled(e) => [Some(e.session), None],
+        // One fill per side of an auction trade, each to its own member.
+        Event::AuctionFill(e) => [Some(e.session), None],
         // Control acks, trading status, book changes and any market-wide event (auction
         // indications, phases) go to the feed, not to a member.
         _ => [None, None],
