@@ -18,9 +18,9 @@
 
 pub mod client;
 pub mod fix;
-pub mod fuzzing;
 #[allow(unsafe_code)] // raw AF_XDP rings, bpf() and DPDK FFI; every block has a SAFETY note
 pub mod frame;
+pub mod fuzzing;
 pub mod mapping;
 pub mod orders;
 pub mod ouch;
