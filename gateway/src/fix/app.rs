@@ -384,6 +384,26 @@ impl FixOrderEntry {
         Some(order)
     }
 
+    /// Submits a cancel or replace of `order` and answers at once with its pending
+    /// ExecutionReport (`exec_type` 6 or E), naming the request's ClOrdID and the order's.
+    fn submit_pending(
+        &mut self,
+        order: &FixOrder,
+        exec_type: u8,
+        cl_ord_id: Text,
+        command: Command,
+        instruments: &Instruments,
+        now_ns: u64,
+    ) -> FixAction {
+        let mut report = self.report(order, exec_type, instruments, now_ns);
+        report.cl_ord_id = cl_ord_id;
+        report.orig_cl_ord_id = order.cl_ord_id;
+        FixAction::Submit {
+            command,
+            reply: Some(FixOut::Execution(report)),
+        }
+    }
+
     fn report(
         &mut self,
         order: &FixOrder,
@@ -690,13 +710,7 @@ impl FixOrderEntry {
             client_ref: order.client_ref,
             order: order.order,
         });
-        let mut report = self.report(&order, b'6', instruments, now_ns);
-        report.cl_ord_id = cl_ord_id;
-        report.orig_cl_ord_id = order.cl_ord_id;
-        Ok(FixAction::Submit {
-            command,
-            reply: Some(FixOut::Execution(report)),
-        })
+        Ok(self.submit_pending(&order, b'6', cl_ord_id, command, instruments, now_ns))
     }
 
     fn on_replace(
@@ -756,13 +770,7 @@ impl FixOrderEntry {
             qty: Qty(open_qty),
             display_qty: Qty(max_floor),
         });
-        let mut report = self.report(&order, b'E', instruments, now_ns);
-        report.cl_ord_id = cl_ord_id;
-        report.orig_cl_ord_id = order.cl_ord_id;
-        Ok(FixAction::Submit {
-            command,
-            reply: Some(FixOut::Execution(report)),
-        })
+        Ok(self.submit_pending(&order, b'E', cl_ord_id, command, instruments, now_ns))
     }
 
     fn mass_report(
