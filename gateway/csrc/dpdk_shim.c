@@ -7,6 +7,7 @@
  * Every function returns DPDK's own return code; the Rust side turns codes into errors.
  */
 #include <rte_config.h>
+#include <rte_dev.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
@@ -20,6 +21,16 @@ struct rte_mempool *pg_dpdk_pool_create(const char *name, unsigned count, unsign
     return rte_pktmbuf_pool_create(name, count, cache, 0, (uint16_t)data_room,
                                    (int)rte_socket_id());
 }
+
+/* A virtual device (e.g. net_af_packet on an interface) added after EAL start, probed in the
+ * calling thread (so in its network namespace), and removed again. */
+int pg_dpdk_vdev_add(const char *name, const char *args) {
+    return rte_eal_hotplug_add("vdev", name, args);
+}
+
+int pg_dpdk_vdev_remove(const char *name) { return rte_eal_hotplug_remove("vdev", name); }
+
+void pg_dpdk_pool_free(struct rte_mempool *pool) { rte_mempool_free(pool); }
 
 int pg_dpdk_port_by_name(const char *name, uint16_t *port) {
     return rte_eth_dev_get_port_by_name(name, port);

@@ -2,7 +2,11 @@
 //! and one OUCH order-entry session runs end to end over DPDK. Method: one EAL per process, so
 //! one test: `--no-huge --no-pci` with a `net_ring` loopback port (what goes out comes back in)
 //! and a `net_af_packet` port on a veth end in namespace A, serving the one-loop venue through
-//! smoltcp to a kernel client in namespace B. The `VethPair` guard deletes both namespaces.
+//! smoltcp to a kernel client in namespace B. The af_packet port is added after EAL start by
+//! `DpdkPort::open_af_packet`: a missing interface is a typed error, and a port is opened,
+//! dropped and opened again on the same interface (what a benchmark alternating backends
+//! needs) before the second one serves the session. The `VethPair` guard deletes both
+//! namespaces.
 //!
 //! Run: `cargo test -p peregrine-gateway --features dpdk --test bypass_dpdk`.
 #![cfg(feature = "dpdk")]
@@ -17,7 +21,7 @@ use peregrine_gateway::frame::dpdk::{eal_init, DpdkPort};
 use peregrine_gateway::frame::netns::{self, VethPair};
 use peregrine_gateway::frame::tcp::{TcpConfig, TcpStack};
 use peregrine_gateway::frame::venue::{KernelMember, Login, Venue};
-use peregrine_gateway::frame::{send_with, FrameIo};
+use peregrine_gateway::frame::{send_with, FrameError, FrameIo};
 use peregrine_gateway::ouch::inbound::EnterOrder;
 use peregrine_gateway::ouch::{
     Capacity, CrossType, Display, Inbound, Options, Outbound, Side, TimeInForce,
@@ -81,8 +85,24 @@ fn ring_round_trip() {
     assert_eq!(port.tx_dropped, 0);
 }
 
-fn order_entry_over_af_packet(pair: &VethPair) {
-    let port = DpdkPort::open("net_af_packet0", 2048).expect("net_af_packet0 port");
+/// Adding af_packet ports after EAL start: a missing interface fails cleanly, and a port on
+/// the veth end can be opened, dropped (device removed) and opened again.
+fn af_packet_open_close_reopen(pair: &VethPair) -> DpdkPort {
+    let missing = DpdkPort::open_af_packet("pg-no-such-if", 256);
+    assert!(
+        matches!(missing, Err(FrameError::Dpdk { .. })),
+        "{missing:?}"
+    );
+    let first = DpdkPort::open_af_packet(&pair.if_a, 512).expect("first af_packet port");
+    let mac = first.mac();
+    assert_ne!(mac, [0; 6], "the interface's MAC");
+    drop(first);
+    let second = DpdkPort::open_af_packet(&pair.if_a, 2048).expect("af_packet port again");
+    assert_eq!(second.mac(), mac, "same interface, same MAC");
+    second
+}
+
+fn order_entry_over_af_packet(pair: &VethPair, port: DpdkPort) {
     let tcp = TcpConfig {
         ipv4: NODE_IP,
         prefix_len: 24,
@@ -152,7 +172,6 @@ fn dpdk_ring_round_trip_and_order_entry_over_af_packet() {
     netns::enter(&pair.ns_a).unwrap();
     let runtime = RuntimeDir(format!("pg-byp-{}", std::process::id()));
     let prefix = format!("--file-prefix={}", runtime.0);
-    let af_packet = format!("--vdev=net_af_packet0,iface={}", pair.if_a);
     let args = [
         "--no-huge",
         "--no-pci",
@@ -161,9 +180,9 @@ fn dpdk_ring_round_trip_and_order_entry_over_af_packet() {
         "--log-level=error",
         &prefix,
         "--vdev=net_ring0",
-        &af_packet,
     ];
     eal_init(&args.map(String::from)).expect("EAL starts");
     ring_round_trip();
-    order_entry_over_af_packet(&pair);
+    let port = af_packet_open_close_reopen(&pair);
+    order_entry_over_af_packet(&pair, port);
 }

@@ -6,6 +6,9 @@
 //! from the configuration, e.g. `--no-huge --no-pci --vdev=net_ring0` for a loopback ring port
 //! in tests, `--vdev=net_af_packet0,iface=veth0` over a kernel interface, or a PCI address on a
 //! host with a DPDK-bound NIC. (`--in-memory` does not work with `--no-huge` on 22.11.)
+//! [`DpdkPort::open_af_packet`] instead adds a `net_af_packet` device after the EAL started, on
+//! an interface of the calling thread's network namespace, and removes it again on drop, so one
+//! process can open and close such ports as often as it likes (the EAL itself starts once).
 //!
 //! Buffer ownership: an [`RxFrame`] token is the mbuf pointer received from `rx_burst`;
 //! `rx_release` frees it to the pool. A [`TxFrame`] is a freshly allocated mbuf; `tx_submit`
@@ -17,8 +20,12 @@
 //! - Every mbuf taken from the pool is in exactly one place: the local RX queue, a live
 //!   handle, the TX batch, or the driver. `Drop` frees what is still local.
 //! - Batches are bounded by [`BURST`]; nothing allocates after [`DpdkPort::open`].
+//! - A port from [`DpdkPort::open_af_packet`] owns its device and its pool: `Drop` stops and
+//!   closes the port, removes the device, then frees the pool (the driver copies frames in and
+//!   out of its own rings, so no mbuf of the pool is left with it).
 
 use std::ffi::{c_char, c_int, CString};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 
 use super::{FrameCounters, FrameError, FrameIo, RxFrame, TxFrame};
@@ -48,6 +55,9 @@ extern "C" {
         cache: u32,
         data_room: u32,
     ) -> *mut Mempool;
+    fn pg_dpdk_vdev_add(name: *const c_char, args: *const c_char) -> c_int;
+    fn pg_dpdk_vdev_remove(name: *const c_char) -> c_int;
+    fn pg_dpdk_pool_free(pool: *mut Mempool);
     fn pg_dpdk_port_by_name(name: *const c_char, port: *mut u16) -> c_int;
     fn pg_dpdk_port_start(port: u16, pool: *mut Mempool, rx_desc: u16, tx_desc: u16) -> c_int;
     fn pg_dpdk_port_mac(port: u16, out: *mut u8) -> c_int;
@@ -63,6 +73,8 @@ extern "C" {
 }
 
 static EAL: OnceLock<Result<(), FrameError>> = OnceLock::new();
+/// Numbers the pools and the added devices, so names never repeat within the process.
+static SEQUENCE: AtomicU32 = AtomicU32::new(0);
 
 /// Starts DPDK's EAL with `args` (program name first is added here). Only the first call in a
 /// process starts it; later calls return the first result, whatever their arguments.
@@ -106,6 +118,8 @@ pub struct DpdkPort {
     rx_len: usize,
     tx: [*mut Mbuf; BURST],
     tx_len: usize,
+    /// The device this port added (see [`DpdkPort::open_af_packet`]), removed on drop.
+    vdev: Option<CString>,
     /// Frames the driver did not take within the retries.
     pub tx_dropped: u64,
     counters: FrameCounters,
@@ -122,14 +136,81 @@ impl DpdkPort {
             return Err(FrameError::Config("eal_init first"));
         }
         let cname = CString::new(name).map_err(|_| FrameError::NoInterface)?;
+        DpdkPort::open_port(&cname, mbuf_count, None)
+    }
+
+    /// Adds a `net_af_packet` device on `interface` (looked up in the calling thread's network
+    /// namespace) after [`eal_init`], and opens it as [`DpdkPort::open`] does. The device and
+    /// the pool go away when the port is dropped. The driver copies every frame between its
+    /// `AF_PACKET` rings and the mbufs, so this is DPDK's slowest path, useful on a veth pair.
+    pub fn open_af_packet(interface: &str, mbuf_count: u32) -> Result<DpdkPort, FrameError> {
+        if EAL.get().is_none() {
+            return Err(FrameError::Config("eal_init first"));
+        }
+        let sequence = SEQUENCE.fetch_add(1, Ordering::Relaxed);
+        let name = CString::new(format!("net_af_packet_pg{sequence}"))
+            .map_err(|_| FrameError::Config("device name"))?;
+        let args = CString::new(format!("iface={interface},qpairs=1"))
+            .map_err(|_| FrameError::NoInterface)?;
+        // SAFETY: two valid C strings, read during the call only.
+        let code = unsafe { pg_dpdk_vdev_add(name.as_ptr(), args.as_ptr()) };
+        if code != 0 {
+            return Err(FrameError::Dpdk {
+                step: "rte_eal_hotplug_add net_af_packet",
+                code,
+            });
+        }
+        let cname = name.clone();
+        DpdkPort::open_port(&cname, mbuf_count, Some(name))
+    }
+
+    /// Finds port `cname`, gives it a pool and starts it; on failure removes `vdev`, if any.
+    fn open_port(
+        cname: &CString,
+        mbuf_count: u32,
+        vdev: Option<CString>,
+    ) -> Result<DpdkPort, FrameError> {
+        let result = DpdkPort::start_port(cname, mbuf_count, vdev.is_some());
+        match result {
+            Ok((port, pool, mac)) => Ok(DpdkPort {
+                port,
+                pool,
+                mac,
+                rx: [core::ptr::null_mut(); BURST],
+                rx_head: 0,
+                rx_len: 0,
+                tx: [core::ptr::null_mut(); BURST],
+                tx_len: 0,
+                vdev,
+                tx_dropped: 0,
+                counters: FrameCounters::default(),
+            }),
+            Err(error) => {
+                if let Some(name) = &vdev {
+                    // SAFETY: a valid C string naming the device added by the caller.
+                    unsafe { pg_dpdk_vdev_remove(name.as_ptr()) };
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// The port id, its pool and its MAC, with the port started. A pool that cannot be used is
+    /// freed here when `owned` (the caller is about to remove the device).
+    fn start_port(
+        cname: &CString,
+        mbuf_count: u32,
+        owned: bool,
+    ) -> Result<(u16, *mut Mempool, [u8; 6]), FrameError> {
         let mut port = 0u16;
         // SAFETY: a valid C string and a live u16 to write.
         let code = unsafe { pg_dpdk_port_by_name(cname.as_ptr(), &mut port) };
         if code != 0 {
             return Err(FrameError::NoInterface);
         }
-        let pool_name =
-            CString::new(format!("pg_pool_{port}")).map_err(|_| FrameError::Config("pool name"))?;
+        let sequence = SEQUENCE.fetch_add(1, Ordering::Relaxed);
+        let pool_name = CString::new(format!("pg_pool_{sequence}"))
+            .map_err(|_| FrameError::Config("pool name"))?;
         // SAFETY: a valid C string; the result is checked for null.
         let pool = unsafe { pg_dpdk_pool_create(pool_name.as_ptr(), mbuf_count, 32, DATA_ROOM) };
         if pool.is_null() {
@@ -140,33 +221,25 @@ impl DpdkPort {
         }
         // SAFETY: a port id DPDK gave us and the pool just created.
         let code = unsafe { pg_dpdk_port_start(port, pool, 512, 512) };
-        if code != 0 {
-            return Err(FrameError::Dpdk {
-                step: "port start",
-                code,
-            });
-        }
         let mut mac = [0u8; 6];
-        // SAFETY: writes six bytes into `mac`.
-        let code = unsafe { pg_dpdk_port_mac(port, mac.as_mut_ptr()) };
-        if code != 0 {
-            return Err(FrameError::Dpdk {
-                step: "rte_eth_macaddr_get",
-                code,
-            });
+        let (step, code) = if code != 0 {
+            ("port start", code)
+        } else {
+            // SAFETY: writes six bytes into `mac`.
+            let code = unsafe { pg_dpdk_port_mac(port, mac.as_mut_ptr()) };
+            ("rte_eth_macaddr_get", code)
+        };
+        if code == 0 {
+            return Ok((port, pool, mac));
         }
-        Ok(DpdkPort {
-            port,
-            pool,
-            mac,
-            rx: [core::ptr::null_mut(); BURST],
-            rx_head: 0,
-            rx_len: 0,
-            tx: [core::ptr::null_mut(); BURST],
-            tx_len: 0,
-            tx_dropped: 0,
-            counters: FrameCounters::default(),
-        })
+        if owned {
+            // SAFETY: the port is closed first, so no mbuf of the pool is in use any more.
+            unsafe {
+                pg_dpdk_port_stop(port);
+                pg_dpdk_pool_free(pool);
+            }
+        }
+        Err(FrameError::Dpdk { step, code })
     }
 
     fn mbuf(token: u64) -> *mut Mbuf {
@@ -291,5 +364,13 @@ impl Drop for DpdkPort {
         }
         // SAFETY: stops and closes the port this value opened.
         unsafe { pg_dpdk_port_stop(self.port) };
+        if let Some(name) = &self.vdev {
+            // SAFETY: the device this port added, closed above; af_packet holds no mbuf after
+            // close (it copies frames), so the pool is unused and freed once.
+            unsafe {
+                pg_dpdk_vdev_remove(name.as_ptr());
+                pg_dpdk_pool_free(self.pool);
+            }
+        }
     }
 }
