@@ -1,15 +1,28 @@
-//! Kernel path vs AF_XDP on a veth pair, in the same run (root; release build):
+//! Kernel path vs AF_XDP vs DPDK on a veth pair, in the same run (root; release build):
 //!
 //! ```sh
 //! cargo run --release -p peregrine-feed --example bypass_latency -- [ORDERS] [BLAST_PACKETS] [ROUNDS]
+//! # with the DPDK path (libdpdk-dev 22.11):
+//! cargo run --release -p peregrine-feed --features dpdk --example bypass_latency -- 5000 200000 5
 //! ```
 //!
 //! Two namespaces joined by a veth pair. Namespace A runs the one-loop venue (SoupBinTCP/OUCH
 //! sessions + engine) and the feed publisher on one busy-polling thread, once over kernel TCP
 //! and a kernel UDP multicast socket, then over smoltcp + AF_XDP (SKB mode, then veth's native
-//! XDP mode) with the feed
-//! frames built by `FramePublisher` and sent through the same XSK. Namespace B runs a kernel
-//! member (one order outstanding at a time: closed loop) and a kernel multicast subscriber.
+//! XDP mode), then (feature `dpdk`) over smoltcp + a DPDK port, with the feed frames built by
+//! `FramePublisher` and sent through the same XSK or port. Namespace B runs a kernel member
+//! (one order outstanding at a time: closed loop) and a kernel multicast subscriber.
+//!
+//! The DPDK path is DPDK 22.11's `net_af_packet` driver on the veth end (EAL `--no-huge
+//! --no-pci`): veth has no DPDK driver, so this is the only DPDK port it can have, and it is the
+//! worst case for DPDK: the driver copies every frame between the kernel's `AF_PACKET` rings
+//! and its mbufs, and the kernel still builds an skb for every frame and runs its packet taps,
+//! so the figures show the cost of DPDK's poll loop and burst API on top of a kernel copy, not
+//! what DPDK does with a poll-mode driver owning a NIC's queues. The EAL starts once per
+//! process (in `main`, with no device); each DPDK round adds its own `net_af_packet` device in
+//! namespace A and removes it at the end of the round (`DpdkPort::open_af_packet`), so no
+//! packet socket stays open on the interface while the other paths run (it would tap, and so
+//! copy, every one of their frames).
 //!
 //! - order-to-ack: member writes an Enter Order → reads its Order Accepted.
 //! - order-to-feed: member writes an Enter Order → subscriber reads the ITCH Add Order for it.
@@ -33,6 +46,8 @@ use peregrine_feed::net::{multicast_receiver, multicast_sender, MulticastConfig}
 use peregrine_feed::publisher::{Publisher, PublisherConfig};
 use peregrine_gateway::frame::afxdp::{AfXdp, XdpConfig};
 use peregrine_gateway::frame::bpf::{XdpFilter, XdpMode};
+#[cfg(feature = "dpdk")]
+use peregrine_gateway::frame::dpdk::{eal_init, DpdkPort};
 use peregrine_gateway::frame::netns::{self, Veth, VethPair};
 use peregrine_gateway::frame::tcp::{TcpConfig, TcpStack};
 use peregrine_gateway::frame::venue::{KernelMember, KernelStreams, Login, Streams, Venue};
@@ -59,7 +74,19 @@ enum Path {
     AfXdp,
     /// AF_XDP with the program in veth's driver (native) mode, copy mode.
     AfXdpNative,
+    /// DPDK's `net_af_packet` port on the veth end (see the module docs).
+    #[cfg(feature = "dpdk")]
+    Dpdk,
 }
+
+/// The paths of one round, in the order they run.
+const PATHS: &[Path] = &[
+    Path::Kernel,
+    Path::AfXdp,
+    Path::AfXdpNative,
+    #[cfg(feature = "dpdk")]
+    Path::Dpdk,
+];
 
 /// Queues one feed payload as a frame through the venue's backend (an empty one flushes).
 type FrameSink<'a, S> = dyn FnMut(&mut Venue<S>, &mut FramePublisher, &[u8]) + 'a;
@@ -282,6 +309,53 @@ fn venue_of<S: Streams>(streams: S) -> Venue<S> {
     Venue::new(streams, engine_config(), vec![ALICE], 2)
 }
 
+/// Serves the venue and feed over smoltcp on the frame backend `io`, as [`serve`] does.
+fn serve_frames<F: FrameIo>(
+    io: F,
+    ready: std::sync::mpsc::Sender<()>,
+    stop: Arc<AtomicBool>,
+    blast_packets: u64,
+    blast_start: Arc<AtomicBool>,
+) -> f64 {
+    let mac = io.mac();
+    let tcp = TcpConfig {
+        ipv4: NODE_IP,
+        prefix_len: 24,
+        gateway: None,
+        port: PORT,
+        connections_max: 2,
+        buffer_bytes: 256 * 1024,
+    };
+    let stack = TcpStack::new(io, tcp, 1).expect("stack");
+    let flow = UdpFlow {
+        src_mac: mac,
+        src_ip: Ipv4Addr::from(NODE_IP),
+        src_port: 40_000,
+        group: GROUP,
+        group_port: FEED_PORT,
+        ttl: 1,
+        udp_checksum: false,
+    };
+    ready.send(()).expect("ready");
+    let mut io = |venue: &mut Venue<TcpStack<F>>, frames: &mut FramePublisher, payload: &[u8]| {
+        // A payload is queued; an empty one flushes the queue (one kick per batch).
+        let backend = venue.streams().io_mut();
+        if payload.is_empty() {
+            let _ = frames.flush(backend);
+        } else {
+            let _ = frames.send(backend, payload);
+        }
+    };
+    serve(
+        venue_of(stack),
+        FeedOut::Frames(FramePublisher::new(flow, 10_000)),
+        stop,
+        blast_packets,
+        blast_start,
+        &mut io,
+    )
+}
+
 fn start_server(
     names: &Veth,
     path: Path,
@@ -327,45 +401,13 @@ fn start_server(
                     ..XdpConfig::default()
                 };
                 let xsk = AfXdp::open(&names.if_a, config).expect("AF_XDP");
-                let mac = xsk.mac();
-                let tcp = TcpConfig {
-                    ipv4: NODE_IP,
-                    prefix_len: 24,
-                    gateway: None,
-                    port: PORT,
-                    connections_max: 2,
-                    buffer_bytes: 256 * 1024,
-                };
-                let stack = TcpStack::new(xsk, tcp, 1).expect("stack");
-                let flow = UdpFlow {
-                    src_mac: mac,
-                    src_ip: Ipv4Addr::from(NODE_IP),
-                    src_port: 40_000,
-                    group: GROUP,
-                    group_port: FEED_PORT,
-                    ttl: 1,
-                    udp_checksum: false,
-                };
-                ready_tx.send(()).expect("ready");
-                let mut io = |venue: &mut Venue<TcpStack<AfXdp>>,
-                              frames: &mut FramePublisher,
-                              payload: &[u8]| {
-                    // A payload is queued; an empty one flushes the queue (one kick per batch).
-                    let xsk = venue.streams().io_mut();
-                    if payload.is_empty() {
-                        let _ = frames.flush(xsk);
-                    } else {
-                        let _ = frames.send(xsk, payload);
-                    }
-                };
-                serve(
-                    venue_of(stack),
-                    FeedOut::Frames(FramePublisher::new(flow, 10_000)),
-                    stop,
-                    blast_packets,
-                    blast_start,
-                    &mut io,
-                )
+                serve_frames(xsk, ready_tx, stop, blast_packets, blast_start)
+            }
+            #[cfg(feature = "dpdk")]
+            Path::Dpdk => {
+                // Added in this thread, so the driver's packet socket opens in namespace A.
+                let port = DpdkPort::open_af_packet(&names.if_a, 4096).expect("DPDK port");
+                serve_frames(port, ready_tx, stop, blast_packets, blast_start)
             }
         }
     });
@@ -459,6 +501,112 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
+/// Removes DPDK's runtime directory of this process (`/var/run/dpdk/<file prefix>`).
+#[cfg(feature = "dpdk")]
+struct DpdkRuntime(String);
+
+#[cfg(feature = "dpdk")]
+impl Drop for DpdkRuntime {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{}", self.0));
+    }
+}
+
+/// Starts DPDK's EAL once, with no device (each DPDK round adds and removes its own), on the
+/// first CPU this thread may use, then gives the thread back all its CPUs: the EAL pins the
+/// thread that starts it to its main lcore, and every thread spawned later would inherit that.
+#[cfg(feature = "dpdk")]
+fn start_dpdk() -> DpdkRuntime {
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: an all-zero cpu_set_t is a valid (empty) set.
+    let mut cpus: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: pid 0 is this thread; `cpus` is a live set of `size` bytes.
+    let read = unsafe { libc::sched_getaffinity(0, size, &mut cpus) };
+    assert_eq!(read, 0, "sched_getaffinity");
+    let first_cpu = (0..libc::CPU_SETSIZE as usize)
+        // SAFETY: the index is below CPU_SETSIZE, inside the set.
+        .find(|&cpu| unsafe { libc::CPU_ISSET(cpu, &cpus) })
+        .expect("a CPU this thread may run on");
+    let runtime = DpdkRuntime(format!("pg-bypass-bench-{}", std::process::id()));
+    let args = [
+        "--no-huge".to_string(),
+        "--no-pci".to_string(),
+        "-l".to_string(),
+        first_cpu.to_string(),
+        "-m".to_string(),
+        "256".to_string(),
+        "--log-level=error".to_string(),
+        format!("--file-prefix={}", runtime.0),
+    ];
+    eal_init(&args).expect("DPDK EAL");
+    // SAFETY: restores, for this thread, the set read above.
+    let restored = unsafe { libc::sched_setaffinity(0, size, &cpus) };
+    assert_eq!(restored, 0, "sched_setaffinity");
+    runtime
+}
+
+fn print_round(path: Path, index: usize, result: &RoundResult) {
+    println!(
+        "{:<12} {:>5} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>12.0} {:>12.3} {:>10}",
+        format!("{path:?}"),
+        index,
+        result.ack[0],
+        result.ack[1],
+        result.ack[2],
+        result.feed[0],
+        result.feed[1],
+        result.feed[2],
+        result.pps_sent,
+        result.delivered,
+        result.feed_lost
+    );
+}
+
+/// Medians over rounds per path, then each path's medians as a ratio to the kernel path's.
+fn print_medians(results: &[(Path, RoundResult)]) {
+    type Metric = fn(&RoundResult) -> f64;
+    let metrics: [Metric; 9] = [
+        |r| r.ack[0] as f64,
+        |r| r.ack[1] as f64,
+        |r| r.ack[2] as f64,
+        |r| r.feed[0] as f64,
+        |r| r.feed[1] as f64,
+        |r| r.feed[2] as f64,
+        |r| r.pps_sent,
+        |r| r.delivered,
+        |r| r.feed_lost as f64,
+    ];
+    let medians_of = |path: Path| -> [f64; 9] {
+        metrics.map(|metric| {
+            median(
+                results
+                    .iter()
+                    .filter(|(p, _)| *p == path)
+                    .map(|(_, r)| metric(r))
+                    .collect(),
+            )
+        })
+    };
+    let kernel = medians_of(Path::Kernel);
+    println!("\nmedians over rounds (ns; packets/s):");
+    for &path in PATHS {
+        let m = medians_of(path);
+        println!(
+            "{:<12} ack p50 {:>8.0} p99 {:>8.0} p99.9 {:>8.0} | feed p50 {:>8.0} p99 {:>8.0} p99.9 {:>8.0} | sent {:>9.0}/s delivered {:>5.3} feed lost {:>4.0}",
+            format!("{path:?}"), m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8]
+        );
+    }
+    println!("\nratio of medians to the kernel path (latency: below 1 is faster; pkt/s: above 1 is more):");
+    for &path in PATHS {
+        let m = medians_of(path);
+        let r = |i: usize| m[i] / kernel[i];
+        println!(
+            "{:<12} ack p50 {:>5.2} p99 {:>5.2} p99.9 {:>5.2} | feed p50 {:>5.2} p99 {:>5.2} p99.9 {:>5.2} | sent pkt/s {:>5.2}",
+            format!("{path:?}"), r(0), r(1), r(2), r(3), r(4), r(5), r(6)
+        );
+    }
+}
+
 fn main() {
     if !netns::root_or_notice("bypass_latency") {
         return;
@@ -470,6 +618,8 @@ fn main() {
     let orders = args.first().copied().unwrap_or(5_000) as u32;
     let blast_packets = args.get(1).copied().unwrap_or(200_000);
     let rounds = args.get(2).copied().unwrap_or(3) as usize;
+    #[cfg(feature = "dpdk")]
+    let _dpdk_runtime = start_dpdk();
     let pair = VethPair::create().expect("veth pair");
     pair.disable_offloads().expect("offloads");
     netns::ip_in(
@@ -499,42 +649,11 @@ fn main() {
     );
     let mut results: Vec<(Path, RoundResult)> = Vec::new();
     for index in 0..rounds {
-        for path in [Path::Kernel, Path::AfXdp, Path::AfXdpNative] {
+        for &path in PATHS {
             let result = round(&pair, path, orders, blast_packets);
-            println!(
-                "{:<12} {:>5} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>12.0} {:>12.3} {:>10}",
-                format!("{path:?}"),
-                index,
-                result.ack[0],
-                result.ack[1],
-                result.ack[2],
-                result.feed[0],
-                result.feed[1],
-                result.feed[2],
-                result.pps_sent,
-                result.delivered,
-                result.feed_lost
-            );
+            print_round(path, index, &result);
             results.push((path, result));
         }
     }
-    println!("\nmedians over rounds (ns; packets/s):");
-    for path in [Path::Kernel, Path::AfXdp, Path::AfXdpNative] {
-        let of = |f: &dyn Fn(&RoundResult) -> f64| {
-            median(
-                results
-                    .iter()
-                    .filter(|(p, _)| *p == path)
-                    .map(|(_, r)| f(r))
-                    .collect(),
-            )
-        };
-        println!(
-            "{:<12} ack p50 {:>8.0} p99 {:>8.0} p99.9 {:>8.0} | feed p50 {:>8.0} p99 {:>8.0} p99.9 {:>8.0} | sent {:>9.0}/s delivered {:>5.3}",
-            format!("{path:?}"),
-            of(&|r| r.ack[0] as f64), of(&|r| r.ack[1] as f64), of(&|r| r.ack[2] as f64),
-            of(&|r| r.feed[0] as f64), of(&|r| r.feed[1] as f64), of(&|r| r.feed[2] as f64),
-            of(&|r| r.pps_sent), of(&|r| r.delivered)
-        );
-    }
+    print_medians(&results);
 }
