@@ -47,7 +47,7 @@ use peregrine_feed::publisher::{Publisher, PublisherConfig};
 use peregrine_gateway::frame::afxdp::{AfXdp, XdpConfig};
 use peregrine_gateway::frame::bpf::{XdpFilter, XdpMode};
 #[cfg(feature = "dpdk")]
-use peregrine_gateway::frame::dpdk::{eal_init, DpdkPort};
+use peregrine_gateway::frame::dpdk::{eal_init, register_thread, DpdkPort};
 use peregrine_gateway::frame::netns::{self, Veth, VethPair};
 use peregrine_gateway::frame::tcp::{TcpConfig, TcpStack};
 use peregrine_gateway::frame::venue::{KernelMember, KernelStreams, Login, Streams, Venue};
@@ -405,6 +405,8 @@ fn start_server(
             }
             #[cfg(feature = "dpdk")]
             Path::Dpdk => {
+                // An lcore id for this polling thread (mempool cache), as DPDK would run it.
+                let _lcore = register_thread().expect("DPDK lcore");
                 // Added in this thread, so the driver's packet socket opens in namespace A.
                 let port = DpdkPort::open_af_packet(&names.if_a, 4096).expect("DPDK port");
                 serve_frames(port, ready_tx, stop, blast_packets, blast_start)

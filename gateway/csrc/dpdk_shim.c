@@ -10,6 +10,7 @@
 #include <rte_dev.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
+#include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include <string.h>
@@ -31,6 +32,11 @@ int pg_dpdk_vdev_add(const char *name, const char *args) {
 int pg_dpdk_vdev_remove(const char *name) { return rte_eal_hotplug_remove("vdev", name); }
 
 void pg_dpdk_pool_free(struct rte_mempool *pool) { rte_mempool_free(pool); }
+
+/* Gives the calling (non-EAL) thread an lcore id, so mempool calls use a per-lcore cache. */
+int pg_dpdk_thread_register(void) { return rte_thread_register(); }
+
+void pg_dpdk_thread_unregister(void) { rte_thread_unregister(); }
 
 int pg_dpdk_port_by_name(const char *name, uint16_t *port) {
     return rte_eth_dev_get_port_by_name(name, port);

@@ -1,12 +1,12 @@
 //! The DPDK backend (cargo feature `dpdk`; root). Goal: frames round-trip through a DPDK port,
 //! and one OUCH order-entry session runs end to end over DPDK. Method: one EAL per process, so
-//! one test: `--no-huge --no-pci` with a `net_ring` loopback port (what goes out comes back in)
-//! and a `net_af_packet` port on a veth end in namespace A, serving the one-loop venue through
-//! smoltcp to a kernel client in namespace B. The af_packet port is added after EAL start by
-//! `DpdkPort::open_af_packet`: a missing interface is a typed error, and a port is opened,
-//! dropped and opened again on the same interface (what a benchmark alternating backends
-//! needs) before the second one serves the session. The `VethPair` guard deletes both
-//! namespaces.
+//! one test: `--no-huge --no-pci` with a `net_ring` loopback port (what goes out comes back in,
+//! polled from a thread registered with `register_thread`) and a `net_af_packet` port on a
+//! veth end in namespace A, serving the one-loop venue through smoltcp to a kernel client in
+//! namespace B. The af_packet port is added after EAL start by `DpdkPort::open_af_packet`: a
+//! missing interface is a typed error, and a port is opened, dropped and opened again on the
+//! same interface (what a benchmark alternating backends needs) before the second one serves
+//! the session. The `VethPair` guard deletes both namespaces.
 //!
 //! Run: `cargo test -p peregrine-gateway --features dpdk --test bypass_dpdk`.
 #![cfg(feature = "dpdk")]
@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use peregrine_engine::EngineConfig;
-use peregrine_gateway::frame::dpdk::{eal_init, DpdkPort};
+use peregrine_gateway::frame::dpdk::{eal_init, register_thread, DpdkPort};
 use peregrine_gateway::frame::netns::{self, VethPair};
 use peregrine_gateway::frame::tcp::{TcpConfig, TcpStack};
 use peregrine_gateway::frame::venue::{KernelMember, Login, Venue};
@@ -182,7 +182,13 @@ fn dpdk_ring_round_trip_and_order_entry_over_af_packet() {
         "--vdev=net_ring0",
     ];
     eal_init(&args.map(String::from)).expect("EAL starts");
-    ring_round_trip();
+    // The ring port is used from another thread, registered as DPDK lcore (mempool cache).
+    std::thread::spawn(|| {
+        let _lcore = register_thread().expect("thread registers with the EAL");
+        ring_round_trip();
+    })
+    .join()
+    .expect("ring round trip");
     let port = af_packet_open_close_reopen(&pair);
     order_entry_over_af_packet(&pair, port);
 }

@@ -58,6 +58,8 @@ extern "C" {
     fn pg_dpdk_vdev_add(name: *const c_char, args: *const c_char) -> c_int;
     fn pg_dpdk_vdev_remove(name: *const c_char) -> c_int;
     fn pg_dpdk_pool_free(pool: *mut Mempool);
+    fn pg_dpdk_thread_register() -> c_int;
+    fn pg_dpdk_thread_unregister();
     fn pg_dpdk_port_by_name(name: *const c_char, port: *mut u16) -> c_int;
     fn pg_dpdk_port_start(port: u16, pool: *mut Mempool, rx_desc: u16, tx_desc: u16) -> c_int;
     fn pg_dpdk_port_mac(port: u16, out: *mut u8) -> c_int;
@@ -105,6 +107,40 @@ pub fn eal_init(args: &[String]) -> Result<(), FrameError> {
         }
         Ok(())
     })
+}
+
+/// The calling thread's DPDK lcore id, from [`register_thread`]; dropping it (on the same
+/// thread: the guard is not `Send`) gives the id back.
+#[derive(Debug)]
+pub struct ThreadRegistration {
+    _not_send: core::marker::PhantomData<*const ()>,
+}
+
+/// Registers the calling thread with the EAL (after [`eal_init`]), so a thread that polls a
+/// port gets what an EAL lcore has, notably a per-lcore cache in front of each mbuf pool
+/// instead of the pool's shared ring on every allocation and free. CPU affinity is unchanged.
+pub fn register_thread() -> Result<ThreadRegistration, FrameError> {
+    if EAL.get().is_none() {
+        return Err(FrameError::Config("eal_init first"));
+    }
+    // SAFETY: no arguments; the EAL is up.
+    let code = unsafe { pg_dpdk_thread_register() };
+    if code != 0 {
+        return Err(FrameError::Dpdk {
+            step: "rte_thread_register",
+            code,
+        });
+    }
+    Ok(ThreadRegistration {
+        _not_send: core::marker::PhantomData,
+    })
+}
+
+impl Drop for ThreadRegistration {
+    fn drop(&mut self) {
+        // SAFETY: this thread registered itself (the guard cannot leave it) and unregisters once.
+        unsafe { pg_dpdk_thread_unregister() };
+    }
 }
 
 /// An ethdev port and its mbuf pool (see the module docs).
