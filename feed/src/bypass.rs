@@ -25,6 +25,8 @@ use std::net::Ipv4Addr;
 
 use peregrine_gateway::frame::{FrameError, FrameIo};
 
+use crate::publisher::PacketOut;
+
 /// Ethernet + IPv4 + UDP header bytes.
 pub const HEADERS_LEN: usize = 14 + 20 + 8;
 
@@ -255,6 +257,60 @@ impl FramePublisher {
     }
 }
 
+/// A [`FramePublisher`] with the backend it sends through: the publisher thread's
+/// [`PacketOut`] over kernel bypass (it owns the backend, e.g. a transmit-only AF_XDP socket
+/// on a queue of its own). Packets are queued by `send` and published by `flush`, once per
+/// publishing step, so a burst of packets costs one ring update and at most one kernel kick.
+pub struct FrameOut<F: FrameIo> {
+    io: F,
+    frames: FramePublisher,
+    /// Frames queued since the last flush.
+    queued: u32,
+}
+
+impl<F: FrameIo> FrameOut<F> {
+    pub fn new(io: F, frames: FramePublisher) -> FrameOut<F> {
+        FrameOut {
+            io,
+            frames,
+            queued: 0,
+        }
+    }
+
+    pub fn counters(&self) -> FrameCounters {
+        self.frames.counters()
+    }
+
+    /// The backend's own counters (frames, full rings, kernel kicks).
+    pub fn backend_counters(&self) -> peregrine_gateway::frame::FrameCounters {
+        self.io.counters()
+    }
+}
+
+impl<F: FrameIo> PacketOut for FrameOut<F> {
+    fn send(&mut self, packet: &[u8]) -> Result<(), std::io::ErrorKind> {
+        match self.frames.send(&mut self.io, packet) {
+            Ok(()) => {
+                self.queued += 1;
+                Ok(())
+            }
+            Err(SendError::TooLong { .. }) => Err(std::io::ErrorKind::InvalidInput),
+            Err(SendError::TxFull) => Err(std::io::ErrorKind::WouldBlock),
+            Err(SendError::Backend(_)) => Err(std::io::ErrorKind::Other),
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), std::io::ErrorKind> {
+        if self.queued == 0 {
+            return Ok(());
+        }
+        self.queued = 0;
+        self.frames
+            .flush(&mut self.io)
+            .map_err(|_| std::io::ErrorKind::Other)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,6 +389,88 @@ mod tests {
         let len = build_frame(&flow, 0, b"x", &mut buffer).unwrap();
         assert_eq!(&buffer[40..42], &[0, 0]);
         assert_eq!(len, 43);
+    }
+
+    /// The publisher thread's driver over frames: every packet the store kept arrives, in
+    /// order, as one well-formed frame on the other end of an in-memory link, and a
+    /// subscriber reading the frames' payloads sees the whole session.
+    #[test]
+    fn publisher_run_over_frame_out_delivers_every_stored_packet() {
+        use crate::encoder::EncoderConfig;
+        use crate::moldudp64::Session;
+        use crate::publisher::{self, iter_source, FeedRecord, Publisher, PublisherConfig};
+        use crate::retransmit::{lock, RetransmitConfig, SharedStore, Store};
+        use crate::subscriber::Subscriber;
+        use peregrine_engine::{
+            AccountId, BookAdd, EngineConfig, Event, InstrumentId, OrderId, Price, Qty, Side,
+        };
+        use peregrine_gateway::frame::memory::MemoryLink;
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let session = Session::from_text("FRAMEOUT").expect("session");
+        let engine = EngineConfig::demo(2, 2, 64);
+        let config = PublisherConfig {
+            packet_size_bytes: 300,
+            end_of_session_repeat: 2,
+            heartbeat_interval_ms: 1,
+            ..PublisherConfig::default()
+        };
+        let publisher =
+            Publisher::new(&config, session, &engine, EncoderConfig::anonymous(2)).expect("pub");
+        let retransmit = RetransmitConfig {
+            path: dir.path().join("store"),
+            ..RetransmitConfig::default()
+        };
+        let store: SharedStore = std::sync::Arc::new(std::sync::Mutex::new(
+            Store::create(&retransmit, session, 1).expect("store"),
+        ));
+        let (node, mut wire) = MemoryLink::pair([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2], 512);
+        let out = FrameOut::new(node, FramePublisher::new(FLOW, 8));
+        let mut records = Vec::new();
+        for order in 1..=200u64 {
+            records.push(FeedRecord::Event {
+                input_seq: order,
+                timestamp_ns: 1_000 + order,
+                event: Event::BookAdd(BookAdd {
+                    order: OrderId(order),
+                    instrument: InstrumentId((order % 2) as u32),
+                    account: AccountId(1),
+                    side: Side::Buy,
+                    price: Price(1_000_000 + 100 * (order % 7) as i64),
+                    display_qty: Qty(10),
+                }),
+            });
+            if order % 10 == 0 {
+                records.push(FeedRecord::BatchEnd);
+            }
+        }
+        let report = publisher::run(publisher, out, &store, 1, iter_source(records, 9_999));
+        assert_eq!(report.send_errors, 0, "{report:?}");
+        // Start of messages, two directories, 200 adds, end of messages.
+        assert_eq!(report.next_seq, 1 + 1 + 2 + 200 + 1);
+        assert_eq!(lock(&store).next_seq(), report.next_seq);
+
+        let mut subscriber = Subscriber::new(Some(session), 1);
+        let mut delivered = 0u64;
+        let mut frames = 0;
+        wire.rx_poll().expect("poll");
+        while let Some(frame) = wire.rx_take() {
+            let bytes = wire.rx_data(&frame);
+            assert_eq!(&bytes[..6], &multicast_mac(FLOW.group));
+            assert_eq!(fold(sum_words(0, &bytes[14..34])), 0, "IPv4 checksum");
+            subscriber.handle_packet_parsed(&bytes[HEADERS_LEN..], |_, _| delivered += 1);
+            wire.rx_release(frame);
+            frames += 1;
+            if wire.rx_poll().expect("poll") == 0 {
+                break;
+            }
+        }
+        assert!(subscriber.is_ended(), "end of session arrived");
+        assert_eq!(subscriber.gap(), None);
+        assert_eq!(delivered, report.next_seq - 1);
+        let counters = report.counters;
+        let packets = counters.packets + counters.heartbeats + counters.end_of_session_packets;
+        assert_eq!(frames, packets, "{report:?}");
     }
 
     #[test]

@@ -511,27 +511,71 @@ pub struct PublisherReport {
     pub counters: PublisherCounters,
     /// Sequence number after the last message published.
     pub next_seq: u64,
-    /// Datagrams the kernel refused (counted, never retried: the store has them).
+    /// Packets the output refused (counted, never retried: the store has them).
     pub send_errors: u64,
     pub last_send_error: Option<io::ErrorKind>,
 }
 
-/// Sends on a connected socket, counting refusals.
+/// The publisher's last hop: where each MoldUDP64 packet goes once it is in the store. A
+/// kernel UDP socket (`&UdpSocket`, connected to the group by [`crate::net::multicast_sender`])
+/// or Ethernet frames through a kernel-bypass backend ([`crate::bypass::FrameOut`]).
+pub trait PacketOut {
+    /// Sends, or queues for the next [`PacketOut::flush`], one packet. A refusal is counted by
+    /// the caller and never retried (the store has the packet for re-requests).
+    fn send(&mut self, packet: &[u8]) -> Result<(), io::ErrorKind>;
+    /// Pushes out what `send` queued; called after every publishing step.
+    fn flush(&mut self) -> Result<(), io::ErrorKind>;
+}
+
+impl PacketOut for &UdpSocket {
+    fn send(&mut self, packet: &[u8]) -> Result<(), io::ErrorKind> {
+        UdpSocket::send(self, packet)
+            .map(|_| ())
+            .map_err(|error| error.kind())
+    }
+
+    /// Every datagram left in `send`.
+    fn flush(&mut self) -> Result<(), io::ErrorKind> {
+        Ok(())
+    }
+}
+
+/// An owned socket, for a publisher thread that keeps it.
+impl PacketOut for UdpSocket {
+    fn send(&mut self, packet: &[u8]) -> Result<(), io::ErrorKind> {
+        UdpSocket::send(self, packet)
+            .map(|_| ())
+            .map_err(|error| error.kind())
+    }
+
+    fn flush(&mut self) -> Result<(), io::ErrorKind> {
+        Ok(())
+    }
+}
+
+/// Stores, then sends through the output, counting refusals.
 #[derive(Debug)]
-struct Sender<'a> {
-    socket: &'a UdpSocket,
+struct Sender<'a, O: PacketOut> {
+    out: O,
     store: &'a SharedStore,
     errors: u64,
     last_error: Option<io::ErrorKind>,
 }
 
-impl Sender<'_> {
+impl<O: PacketOut> Sender<'_, O> {
     /// Store first, then the wire: a subscriber that sees the packet can re-request it.
     fn send(&mut self, packet: &[u8]) {
         lock(self.store).append_packet(packet);
-        if let Err(error) = self.socket.send(packet) {
+        if let Err(error) = self.out.send(packet) {
             self.errors += 1;
-            self.last_error = Some(error.kind());
+            self.last_error = Some(error);
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Err(error) = self.out.flush() {
+            self.errors += 1;
+            self.last_error = Some(error);
         }
     }
 }
@@ -541,13 +585,14 @@ impl Sender<'_> {
 /// session (sending the end-of-session repeats, which takes about
 /// `end_of_session_repeat - 1` heartbeat intervals) and returns.
 ///
-/// `socket` is a [`crate::net::multicast_sender`]; `store` must start at sequence number 1.
+/// `out` is a [`crate::net::multicast_sender`] socket (`&socket`) or a bypass frame output;
+/// it is flushed after every step. `store` must start at sequence number 1.
 /// The source is polled in a loop: on [`FeedPoll::Idle`] it should apply its own wait
 /// strategy (spin, yield or park briefly) before returning, since the publisher's timers are
 /// checked between polls.
-pub fn run(
+pub fn run<O: PacketOut>(
     mut publisher: Publisher,
-    socket: &UdpSocket,
+    out: O,
     store: &SharedStore,
     session_start_timestamp_ns: u64,
     mut source: impl FnMut() -> FeedPoll,
@@ -559,16 +604,19 @@ pub fn run(
     );
     let clock = Clock::new();
     let mut sender = Sender {
-        socket,
+        out,
         store,
         errors: 0,
         last_error: None,
     };
-    let mut send = |packet: &[u8]| sender.send(packet);
-    publisher.start_session(clock.now_ns(), session_start_timestamp_ns, &mut send);
+    publisher.start_session(clock.now_ns(), session_start_timestamp_ns, &mut |packet| {
+        sender.send(packet)
+    });
+    sender.flush();
     let end_timestamp_ns = loop {
         let poll = source();
         let now_ns = clock.now_ns();
+        let mut send = |packet: &[u8]| sender.send(packet);
         match poll {
             FeedPoll::Record(FeedRecord::Event {
                 input_seq,
@@ -580,15 +628,20 @@ pub fn run(
             FeedPoll::Finished { timestamp_ns } => break timestamp_ns,
         }
         publisher.handle_timeout(now_ns, &mut send);
+        sender.flush();
     };
-    publisher.end_session(clock.now_ns(), end_timestamp_ns, &mut send);
+    publisher.end_session(clock.now_ns(), end_timestamp_ns, &mut |packet| {
+        sender.send(packet)
+    });
+    sender.flush();
     // Bounded: each pass sends one repeat, and there are end_of_session_repeat of them.
     while let Some(deadline_ns) = publisher.poll_timeout() {
         let now_ns = clock.now_ns();
         if now_ns < deadline_ns {
             std::thread::sleep(std::time::Duration::from_nanos(deadline_ns - now_ns));
         }
-        publisher.handle_timeout(clock.now_ns(), &mut send);
+        publisher.handle_timeout(clock.now_ns(), &mut |packet| sender.send(packet));
+        sender.flush();
     }
     PublisherReport {
         counters: *publisher.counters(),

@@ -27,7 +27,7 @@ use peregrine_engine::{EngineConfig, EngineSnapshot};
 use crate::config::{FeedConfig, FeedConfigError};
 use crate::encoder::{EncodeError, Encoder, EncoderConfig};
 use crate::net::{multicast_sender, unicast_socket};
-use crate::publisher::{self, FeedPoll, Publisher, PublisherError, PublisherReport};
+use crate::publisher::{self, FeedPoll, PacketOut, Publisher, PublisherError, PublisherReport};
 use crate::rerequest::{self, RerequestConfigError, RerequestCounters, RerequestServer};
 use crate::retransmit::{SharedStore, Store, StoreError};
 use crate::snapshot::{self, BookSnapshot, SnapshotCounters, SnapshotHandle};
@@ -114,13 +114,36 @@ pub struct FeedService {
 }
 
 impl FeedService {
-    /// Starts everything (see the module doc). `session_start_timestamp_ns` stamps the start
-    /// of the session's messages (System Event `O`, Stock Directory).
+    /// Starts everything (see the module doc), publishing on a kernel UDP multicast socket.
+    /// `session_start_timestamp_ns` stamps the start of the session's messages (System
+    /// Event `O`, Stock Directory).
     pub fn start(
         config: &FeedConfig,
         engine: &EngineConfig,
         encoder: EncoderConfig,
         session_start_timestamp_ns: u64,
+        source: impl FnMut() -> FeedPoll + Send + 'static,
+    ) -> Result<FeedService, ServiceError> {
+        let sender = multicast_sender(&config.multicast)?;
+        FeedService::start_with(
+            config,
+            engine,
+            encoder,
+            session_start_timestamp_ns,
+            sender,
+            source,
+        )
+    }
+
+    /// As [`FeedService::start`], publishing through `out` (a kernel-bypass frame output,
+    /// [`crate::bypass::FrameOut`]) instead of a socket of its own; `config.multicast` is then
+    /// not used. The re-request and snapshot servers stay on kernel sockets.
+    pub fn start_with<O: PacketOut + Send + 'static>(
+        config: &FeedConfig,
+        engine: &EngineConfig,
+        encoder: EncoderConfig,
+        session_start_timestamp_ns: u64,
+        out: O,
         source: impl FnMut() -> FeedPoll + Send + 'static,
     ) -> Result<FeedService, ServiceError> {
         let session = config.session().map_err(ServiceError::Config)?;
@@ -131,7 +154,6 @@ impl FeedService {
             RerequestServer::new(&config.rerequest, session).map_err(ServiceError::Rerequest)?;
         let store = Store::create(&config.retransmit, session, 1).map_err(ServiceError::Store)?;
         let store: SharedStore = Arc::new(Mutex::new(store));
-        let sender = multicast_sender(&config.multicast)?;
         let rerequest_socket = unicast_socket(
             config.rerequest.listen,
             config.rerequest.socket_buffer_bytes,
@@ -163,13 +185,7 @@ impl FeedService {
         let store_for_publisher = store.clone();
         let publisher = spawn("feed-publisher", move || {
             let store = store_for_publisher;
-            publisher::run(
-                publisher,
-                &sender,
-                &store,
-                session_start_timestamp_ns,
-                source,
-            )
+            publisher::run(publisher, out, &store, session_start_timestamp_ns, source)
         });
         let publisher = match publisher {
             Ok(thread) => thread,

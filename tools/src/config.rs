@@ -219,6 +219,12 @@ pub struct NodeConfig {
     /// Trading phases and auctions (`crate::node::market`); absent: continuous all day.
     #[serde(default)]
     pub market: crate::node::market::MarketSection,
+    /// Order entry over kernel bypass (`crate::node::bypass`); absent: kernel TCP.
+    #[serde(default)]
+    pub gateway_bypass: crate::node::bypass::GatewayBypassSection,
+    /// The feed over kernel bypass (`crate::node::bypass`); absent: a kernel UDP socket.
+    #[serde(default)]
+    pub feed_bypass: crate::node::bypass::FeedBypassSection,
     pub instruments: Vec<InstrumentSection>,
     pub accounts: Vec<AccountSection>,
     pub users: Vec<UserSection>,
@@ -270,6 +276,7 @@ impl NodeConfig {
         self.durability()?;
         self.validate_names()?;
         self.feed.validate()?;
+        crate::node::bypass::validate(self)?;
         crate::node::market::node_market_config(self)?;
         for user in &self.users {
             argon2::PasswordHash::new(&user.password_hash).map_err(|error| {

@@ -62,6 +62,14 @@ impl VethPair {
     /// Creates both namespaces and the pair, brings the links and loopbacks up. The
     /// interfaces get no address: the caller adds what its test needs.
     pub fn create() -> io::Result<VethPair> {
+        VethPair::create_with_queues(1)
+    }
+
+    /// As [`VethPair::create`], with `queues_a` RX and TX queues on side A (one AF_XDP socket
+    /// binds each queue: a node's gateway on queue 0, its feed on queue 1). Side B keeps one
+    /// queue, so every frame B sends arrives on A's queue 0.
+    pub fn create_with_queues(queues_a: u32) -> io::Result<VethPair> {
+        assert!((1..=64).contains(&queues_a), "veth queues 1..=64");
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let base = format!("pg-byp-{}-{n}", std::process::id());
         let pair = VethPair(Veth {
@@ -73,9 +81,28 @@ impl VethPair {
         // The guard exists before the first namespace: a failure below still cleans up.
         ip(&["netns", "add", &pair.ns_a])?;
         ip(&["netns", "add", &pair.ns_b])?;
+        let queues = queues_a.to_string();
         ip(&[
-            "link", "add", &pair.if_a, "netns", &pair.ns_a, "type", "veth", "peer", "name",
-            &pair.if_b, "netns", &pair.ns_b,
+            "link",
+            "add",
+            &pair.if_a,
+            "netns",
+            &pair.ns_a,
+            "numtxqueues",
+            &queues,
+            "numrxqueues",
+            &queues,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &pair.if_b,
+            "netns",
+            &pair.ns_b,
+            "numtxqueues",
+            "1",
+            "numrxqueues",
+            "1",
         ])?;
         for (ns, name) in [(&pair.ns_a, &pair.if_a), (&pair.ns_b, &pair.if_b)] {
             ip_in(ns, &["link", "set", "lo", "up"])?;

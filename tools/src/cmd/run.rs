@@ -3,7 +3,8 @@
 //! logs synced). With no `--config` the embedded default configuration is used.
 //!
 //! Prints `listening on ADDR` on stdout once the listener is bound (tests read it to find a
-//! port chosen with `listen = "127.0.0.1:0"`). Logs go to stderr (`RUST_LOG` filters them).
+//! port chosen with `listen = "127.0.0.1:0"`); with `[gateway_bypass] backend = "af-xdp"` the
+//! address is the bypass one (`gateway_bypass.ipv4:port`), served by smoltcp over AF_XDP. Logs go to stderr (`RUST_LOG` filters them).
 //!
 //! # Invariants
 //! - Exit 0 after a clean shutdown; 2 with the reason on stderr when the node cannot start or
@@ -18,6 +19,9 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::config::{hash_password, Mode, NodeConfig};
+use crate::node::bypass::{open_afxdp, Backend};
+use crate::node::gateway::Gateway;
+use crate::node::transport::{Clock, Transport};
 use crate::node::Node;
 
 #[derive(clap::Args, Debug)]
@@ -112,7 +116,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .context("cannot install the signal handler")?;
     }
-    let node = Node::open(config, Arc::clone(&stop))?;
+    match config.gateway_bypass.backend {
+        Backend::Kernel => serve(Node::open(config, stop)?),
+        Backend::AfXdp => {
+            let bypass = config.gateway_bypass.clone();
+            let max_connections = config.node.max_connections;
+            let node = Node::open_over(config, stop, |config| {
+                let transport = open_afxdp(&bypass, max_connections)?;
+                Gateway::open_with(config, transport, Clock::System)
+            })?;
+            serve(node)
+        }
+    }
+}
+
+/// Announces the order-entry address and runs the node until it stops.
+fn serve<T: Transport>(node: Node<T>) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "listening on {}", node.local_addr())?;
     out.flush()?;

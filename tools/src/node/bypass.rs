@@ -1,15 +1,35 @@
-//! The node's order entry over kernel bypass: [`BypassTransport`] implements the gateway's
-//! [`Transport`] on smoltcp TCP over a frame backend (AF_XDP here; DPDK or the in-memory link
-//! through the same generic type), so the real gateway (sessions, logins, session logs) and
-//! core run unchanged over raw frames.
+//! The node over kernel bypass. [`BypassTransport`] implements the gateway's [`Transport`] on
+//! smoltcp TCP over a frame backend (AF_XDP here; DPDK or the in-memory link through the same
+//! generic type), so the real gateway (sessions, logins, session logs) and core run unchanged
+//! over raw frames. [`open_feed_out`] gives the feed publisher a transmit-only AF_XDP socket of
+//! its own, on which it sends the Ethernet/IPv4/UDP multicast frames it builds.
+//!
+//! Configuration, one table per path, each choosing its backend:
+//!
+//! ```toml
+//! [gateway_bypass]            # OUCH order entry (absent: kernel TCP on node.listen)
+//! backend = "af-xdp"          # "kernel" (default) or "af-xdp"
+//! interface = "ens1f0"        # the XSK binds queue_id of this interface
+//! ipv4 = "10.0.0.1"           # the node's address, owned by smoltcp, not by the kernel
+//! port = 15000
+//!
+//! [feed_bypass]               # the multicast feed (absent: a kernel UDP socket)
+//! backend = "af-xdp"
+//! interface = "ens1f0"
+//! queue_id = 1                # a queue of its own: one XSK per queue
+//! source_ipv4 = "10.0.0.1"
+//! ```
+//!
+//! Frames the node does not own stay with the kernel: the XDP program redirects only ARP for
+//! the node's address and TCP to its port, and passes the rest (the host's own addresses, the
+//! feed's re-request and snapshot servers, IPv6, ...). Opening fails with a clear error when
+//! the host cannot do it: not root, no such interface, no XDP in the mode asked for.
 //!
 //! Readiness is level-style, which the `Transport` contract allows ("more often than needed,
 //! never less"): every poll reports each connection that has bytes or room, and `Accept` while
 //! an established connection waits. Polling never sleeps in the kernel: with a timeout it
-//! spins (yielding) until something is ready or the time is up; bypass means busy polling.
-//!
-//! [`BypassConfig`] is the `[gateway_bypass]` table a node config can carry; [`open_afxdp`]
-//! turns it into a transport with clear errors (not root, no such interface, no XDP).
+//! spins (yielding) until something is ready or the time is up; bypass means busy polling, so
+//! the node never gives this transport a timeout (no waker: [`Transport::waker`] is `None`).
 //!
 //! # Invariants
 //! - A gateway slot maps to at most one smoltcp connection and a connection to one slot.
@@ -18,15 +38,12 @@
 //! - Nothing allocates after `open` except the gateway's own `ready` vector growth (bounded by
 //!   the slots).
 
-// Until `Node::open` grows a `[gateway_bypass]` branch (a `Gateway<BypassTransport<AfXdp>>`
-// beside the kernel one), only this module's test constructs the transport.
-#![cfg_attr(not(test), allow(dead_code))]
-
 use std::io::{self, ErrorKind};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use peregrine_feed::bypass::{FrameOut, FramePublisher, UdpFlow};
 use peregrine_gateway::frame::afxdp::{AfXdp, XdpConfig};
 use peregrine_gateway::frame::bpf::{XdpFilter, XdpMode};
 use peregrine_gateway::frame::tcp::{Conn, StreamError, TcpConfig, TcpStack};
@@ -34,12 +51,24 @@ use peregrine_gateway::frame::FrameIo;
 use serde::{Deserialize, Serialize};
 
 use super::transport::{Ready, Transport};
+use crate::config::NodeConfig;
 
-/// Kernel-bypass order entry settings (`[gateway_bypass]`; off unless `enabled`).
+/// Which network path a gateway or a feed uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Backend {
+    /// Kernel sockets (the portable default).
+    #[default]
+    Kernel,
+    /// An AF_XDP socket with its own XDP program (root; any interface in SKB mode).
+    AfXdp,
+}
+
+/// `[gateway_bypass]`: order entry over kernel bypass (kernel TCP unless `backend` says).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct BypassConfig {
-    pub enabled: bool,
+pub struct GatewayBypassSection {
+    pub backend: Backend,
     /// The interface whose queue the XSK binds.
     pub interface: String,
     pub queue_id: u32,
@@ -54,13 +83,14 @@ pub struct BypassConfig {
     pub gateway: Option<Ipv4Addr>,
     pub port: u16,
     pub frame_count: u32,
+    /// TCP buffer bytes per connection and direction.
     pub buffer_bytes: usize,
 }
 
-impl Default for BypassConfig {
-    fn default() -> BypassConfig {
-        BypassConfig {
-            enabled: false,
+impl Default for GatewayBypassSection {
+    fn default() -> GatewayBypassSection {
+        GatewayBypassSection {
+            backend: Backend::Kernel,
             interface: String::new(),
             queue_id: 0,
             mode: "skb".to_string(),
@@ -76,6 +106,120 @@ impl Default for BypassConfig {
     }
 }
 
+/// `[feed_bypass]`: the multicast feed over kernel bypass (a kernel UDP socket unless
+/// `backend` says). The group and port are `[feed]`'s.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeedBypassSection {
+    pub backend: Backend,
+    pub interface: String,
+    /// A queue no other XSK uses (the gateway's is usually 0).
+    pub queue_id: u32,
+    pub zero_copy: bool,
+    pub frame_count: u32,
+    /// Source address and port of the frames.
+    pub source_ipv4: Ipv4Addr,
+    pub source_port: u16,
+    pub ttl: u8,
+    pub udp_checksum: bool,
+}
+
+impl Default for FeedBypassSection {
+    fn default() -> FeedBypassSection {
+        FeedBypassSection {
+            backend: Backend::Kernel,
+            interface: String::new(),
+            queue_id: 1,
+            zero_copy: false,
+            frame_count: 4096,
+            source_ipv4: Ipv4Addr::new(10, 0, 0, 1),
+            source_port: 31_000,
+            ttl: 1,
+            udp_checksum: true,
+        }
+    }
+}
+
+/// Judges both tables (called from `NodeConfig::validate`).
+pub fn validate(config: &NodeConfig) -> anyhow::Result<()> {
+    let gateway = &config.gateway_bypass;
+    if gateway.backend == Backend::AfXdp {
+        anyhow::ensure!(
+            !gateway.interface.is_empty(),
+            "gateway_bypass.interface must name the interface for AF_XDP"
+        );
+        xdp_mode(&gateway.mode)?;
+        anyhow::ensure!(
+            gateway.frame_count.is_power_of_two(),
+            "gateway_bypass.frame_count must be a power of two"
+        );
+    }
+    let feed = &config.feed_bypass;
+    if feed.backend == Backend::AfXdp {
+        anyhow::ensure!(
+            !feed.interface.is_empty(),
+            "feed_bypass.interface must name the interface for AF_XDP"
+        );
+        anyhow::ensure!(
+            feed.frame_count.is_power_of_two(),
+            "feed_bypass.frame_count must be a power of two"
+        );
+        anyhow::ensure!(
+            config.feed.group.is_multicast(),
+            "feed.group must be a multicast group"
+        );
+        let shares_queue = gateway.backend == Backend::AfXdp
+            && gateway.interface == feed.interface
+            && gateway.queue_id == feed.queue_id;
+        anyhow::ensure!(
+            !shares_queue,
+            "feed_bypass.queue_id must differ from gateway_bypass.queue_id on the same \
+             interface (one AF_XDP socket per queue)"
+        );
+    }
+    Ok(())
+}
+
+fn xdp_mode(mode: &str) -> anyhow::Result<XdpMode> {
+    match mode {
+        "skb" => Ok(XdpMode::Skb),
+        "native" => Ok(XdpMode::Native),
+        other => anyhow::bail!("gateway_bypass.mode must be \"skb\" or \"native\", not {other:?}"),
+    }
+}
+
+/// The feed publisher's output over a transmit-only AF_XDP socket on `[feed_bypass]`'s queue,
+/// sending to `[feed]`'s group and port, in the calling thread's network namespace.
+pub fn open_feed_out(config: &NodeConfig) -> anyhow::Result<FrameOut<AfXdp>> {
+    let bypass = &config.feed_bypass;
+    let xdp = XdpConfig {
+        queue_id: bypass.queue_id,
+        zero_copy: bypass.zero_copy,
+        frame_count: bypass.frame_count,
+        filter: None,
+        ..XdpConfig::default()
+    };
+    let xsk = AfXdp::open(&bypass.interface, xdp).with_context(|| {
+        format!(
+            "feed_bypass: AF_XDP on interface {:?} queue {}",
+            bypass.interface, bypass.queue_id
+        )
+    })?;
+    let flow = UdpFlow {
+        src_mac: xsk.mac(),
+        src_ip: bypass.source_ipv4,
+        src_port: bypass.source_port,
+        group: config.feed.group,
+        group_port: config.feed.port,
+        ttl: bypass.ttl,
+        udp_checksum: bypass.udp_checksum,
+    };
+    // A full TX ring is waited out for up to this many flushes before a packet is dropped
+    // (counted; the store keeps it for re-requests).
+    const TX_RETRIES: u32 = 100_000;
+    Ok(FrameOut::new(xsk, FramePublisher::new(flow, TX_RETRIES)))
+}
+
 /// The gateway's transport over smoltcp on a frame backend.
 pub struct BypassTransport<F: FrameIo> {
     stack: TcpStack<F>,
@@ -87,14 +231,10 @@ pub struct BypassTransport<F: FrameIo> {
 /// Opens an AF_XDP socket and the TCP stack on it for `max_connections` (plus the refusal
 /// slot), in the calling thread's network namespace.
 pub fn open_afxdp(
-    config: &BypassConfig,
+    config: &GatewayBypassSection,
     max_connections: usize,
 ) -> anyhow::Result<BypassTransport<AfXdp>> {
-    let mode = match config.mode.as_str() {
-        "skb" => XdpMode::Skb,
-        "native" => XdpMode::Native,
-        other => anyhow::bail!("gateway_bypass.mode must be \"skb\" or \"native\", not {other:?}"),
-    };
+    let mode = xdp_mode(&config.mode)?;
     let xdp = XdpConfig {
         queue_id: config.queue_id,
         mode,
@@ -106,8 +246,12 @@ pub fn open_afxdp(
             tcp_port: config.port,
         }),
     };
-    let xsk = AfXdp::open(&config.interface, xdp)
-        .with_context(|| format!("AF_XDP on interface {:?}", config.interface))?;
+    let xsk = AfXdp::open(&config.interface, xdp).with_context(|| {
+        format!(
+            "gateway_bypass: AF_XDP on interface {:?} queue {}",
+            config.interface, config.queue_id
+        )
+    })?;
     let tcp = TcpConfig {
         ipv4: config.ipv4.octets(),
         prefix_len: config.prefix_len,
@@ -229,129 +373,55 @@ impl<F: FrameIo> Transport for BypassTransport<F> {
 
 #[cfg(test)]
 mod tests {
-    //! The real node (gateway, core, journal, session logs) in single-thread mode over
-    //! AF_XDP on a veth pair, with a kernel member on the other side (root only; CI is root).
-
     use super::*;
-    use crate::config::NodeConfig;
-    use crate::node::core_loop::CoreLoop;
-    use crate::node::gateway::Gateway;
-    use crate::node::records::InboundRecord;
-    use crate::node::transport::Clock;
-    use crate::node::{open_parts, single_turn};
-    use peregrine_gateway::frame::netns::{self, VethPair};
-    use peregrine_gateway::frame::venue::{KernelMember, Login};
-    use peregrine_gateway::ouch::inbound::EnterOrder;
-    use peregrine_gateway::ouch::{
-        Capacity, CrossType, Display, Inbound, Options, Outbound, Side, TimeInForce,
-    };
-    use peregrine_tuning::ring::channel;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
+    use crate::config::DEFAULT_CONFIG_TOML;
 
-    fn order(user_ref_num: u32, side: Side) -> Inbound {
-        let symbol = NodeConfig::load(None).unwrap().instruments[0]
-            .symbol
-            .clone();
-        let mut wire = [b' '; 8];
-        wire[..symbol.len()].copy_from_slice(symbol.as_bytes());
-        Inbound::EnterOrder(EnterOrder {
-            user_ref_num,
-            side,
-            quantity: 100,
-            symbol: wire,
-            price: 1_000_000,
-            time_in_force: TimeInForce::Day,
-            display: Display::Visible,
-            capacity: Capacity::Agency,
-            intermarket_sweep: false,
-            cross_type: CrossType::Continuous,
-            cl_ord_id: *b"NODEBYPASS    ",
-            options: Options::default(),
-        })
+    fn parse(extra: &str) -> anyhow::Result<NodeConfig> {
+        NodeConfig::parse(&format!("{DEFAULT_CONFIG_TOML}\n{extra}"))
     }
 
     #[test]
-    fn node_serves_ouch_over_afxdp() {
-        if !netns::root_or_notice("node_serves_ouch_over_afxdp") {
-            return;
-        }
-        let pair = VethPair::create().unwrap();
-        pair.disable_offloads().unwrap();
-        netns::ip_in(
-            &pair.ns_b,
-            &["addr", "add", "10.79.0.2/24", "dev", &pair.if_b],
+    fn kernel_sockets_unless_a_table_chooses_bypass() {
+        let config = parse("").expect("default");
+        assert_eq!(config.gateway_bypass.backend, Backend::Kernel);
+        assert_eq!(config.feed_bypass.backend, Backend::Kernel);
+        let config = parse(
+            "[gateway_bypass]\nbackend = \"af-xdp\"\ninterface = \"eth1\"\n\
+             [feed_bypass]\nbackend = \"af-xdp\"\ninterface = \"eth1\"\nqueue_id = 1\n",
         )
-        .unwrap();
-        let data = tempfile::tempdir().unwrap();
-        let mut config = NodeConfig::load(None).unwrap();
-        config.node.data_dir = data.path().to_path_buf();
-        let bypass = BypassConfig {
-            enabled: true,
-            interface: pair.if_a.clone(),
-            ipv4: Ipv4Addr::new(10, 79, 0, 1),
-            port: 15002,
-            frame_count: 1024,
-            ..BypassConfig::default()
-        };
-        let stop = Arc::new(AtomicBool::new(false));
-        let (names, node_stop) = (pair.names(), Arc::clone(&stop));
-        let node = std::thread::spawn(move || -> anyhow::Result<()> {
-            netns::enter(&names.ns_a)?;
-            let max = config.node.max_connections;
-            let transport = open_afxdp(&bypass, max)?;
-            let (stage, mut gateway) = open_parts(&config, |config| {
-                Gateway::open_with(config, transport, Clock::System)
-            })?;
-            let mut core = CoreLoop::new(stage, None);
-            let (mut inbound, mut inbound_rx) =
-                channel::<InboundRecord>(config.node.inbound_ring_records)?;
-            let start = Instant::now();
-            while !node_stop.load(Ordering::Relaxed) && start.elapsed() < Duration::from_secs(30) {
-                gateway.poll_io(Some(Duration::ZERO), crate::node::gateway::clock_ns())?;
-                single_turn(
-                    &mut gateway,
-                    &mut core,
-                    &mut inbound,
-                    &mut inbound_rx,
-                    false,
-                )?;
-            }
-            Ok(())
-        });
-        let ns_b = pair.ns_b.clone();
-        let client = std::thread::spawn(move || {
-            netns::enter(&ns_b).unwrap();
-            let addr = SocketAddr::from(([10, 79, 0, 1], 15002));
-            let timeout = Duration::from_secs(10);
-            let alice = Login {
-                username: *b"ALICE ",
-                password: *b"alice     ",
-            };
-            let bob = Login {
-                username: *b"BOB   ",
-                password: *b"bob       ",
-            };
-            let mut alice = KernelMember::login(addr, alice, timeout).expect("ALICE logs in");
-            let mut bob = KernelMember::login(addr, bob, timeout).expect("BOB logs in");
-            alice.send(&order(1, Side::Buy)).unwrap();
-            let accepted = alice.next_message().unwrap();
-            assert!(
-                matches!(accepted, Outbound::OrderAccepted(_)),
-                "{accepted:?}"
-            );
-            bob.send(&order(1, Side::Sell)).unwrap();
-            let fill = loop {
-                let message = alice.next_message().unwrap();
-                if matches!(message, Outbound::OrderExecuted(_)) {
-                    break message;
-                }
-            };
-            assert!(matches!(fill, Outbound::OrderExecuted(e) if e.quantity == 100));
-        });
-        let outcome = client.join();
-        stop.store(true, Ordering::Relaxed);
-        node.join().expect("node thread").expect("node over AF_XDP");
-        outcome.expect("member assertions");
+        .expect("both on AF_XDP");
+        assert_eq!(config.gateway_bypass.backend, Backend::AfXdp);
+        assert_eq!(config.feed_bypass.queue_id, 1);
+    }
+
+    #[test]
+    fn bad_bypass_tables_are_refused_with_the_reason() {
+        let cases = [
+            (
+                "[gateway_bypass]\nbackend = \"af-xdp\"\n",
+                "gateway_bypass.interface",
+            ),
+            (
+                "[feed_bypass]\nbackend = \"af-xdp\"\n",
+                "feed_bypass.interface",
+            ),
+            (
+                "[gateway_bypass]\nbackend = \"af-xdp\"\ninterface = \"eth1\"\nmode = \"fast\"\n",
+                "gateway_bypass.mode",
+            ),
+            (
+                "[gateway_bypass]\nbackend = \"af-xdp\"\ninterface = \"eth1\"\n\
+                 [feed_bypass]\nbackend = \"af-xdp\"\ninterface = \"eth1\"\nqueue_id = 0\n",
+                "one AF_XDP socket per queue",
+            ),
+            (
+                "[gateway_bypass]\nbackend = \"netmap\"\n",
+                "unknown variant",
+            ),
+        ];
+        for (table, reason) in cases {
+            let error = format!("{:#}", parse(table).expect_err(table));
+            assert!(error.contains(reason), "{table}: {error}");
+        }
     }
 }

@@ -14,8 +14,10 @@
 //!   waiting), at most once per `SNAPSHOT_INTERVAL_NS`, stamped with the feed sequence number
 //!   the next event will get (`FeedSeq`), and encoded on its own thread; the core never waits
 //!   for that thread (a busy encoder skips a snapshot).
-//! - A feed that cannot start (no multicast route, store file) is logged and the node runs
-//!   without it; publishing is never a reason to stop order entry.
+//! - A kernel-socket feed that cannot start (no multicast route, store file) is logged and the
+//!   node runs without it; publishing is never a reason to stop order entry. A feed configured
+//!   over kernel bypass (`[feed_bypass]`) that cannot open its backend stops the start-up with
+//!   the reason instead: that data path was chosen explicitly.
 //! - **Every start of the node is a new MoldUDP64 session.** Its name is the configured
 //!   `session` prefix followed by the start number (`DATA_DIR/feed.generation`, incremented and
 //!   synced before the feed starts), zero-padded to the 10 characters of the field: `PGRN000001`,
@@ -44,6 +46,7 @@ use peregrine_tuning::ring::{channel, Consumer, Producer};
 use peregrine_tuning::wait::Waiter;
 use serde::Deserialize;
 
+use super::bypass::Backend;
 use crate::config::NodeConfig;
 
 /// `[feed]`: the market-data publisher.
@@ -195,16 +198,19 @@ impl FeedThread {
     }
 }
 
-/// Starts the feed thread if the config enables it; `None` (logged) if it cannot start.
-pub fn start(config: &NodeConfig) -> Option<(FeedTap, FeedThread)> {
+/// Starts the feed thread if the config enables it. A kernel-socket feed that cannot start is
+/// logged and gives `Ok(None)`; a `[feed_bypass]` feed that cannot open its backend is an
+/// error (the operator chose that data path; the node must not start without it).
+pub fn start(config: &NodeConfig) -> anyhow::Result<Option<(FeedTap, FeedThread)>> {
     if !config.feed.enabled {
-        return None;
+        return Ok(None);
     }
     match try_start(config) {
-        Ok(started) => Some(started),
+        Ok(started) => Ok(Some(started)),
+        Err(error) if config.feed_bypass.backend != Backend::Kernel => Err(error),
         Err(error) => {
             tracing::warn!(error = %format!("{error:#}"), "feed publisher not started");
-            None
+            Ok(None)
         }
     }
 }
@@ -297,15 +303,20 @@ fn try_start(config: &NodeConfig) -> anyhow::Result<(FeedTap, FeedThread)> {
         waiter: Waiter::new(strategy),
         core_finished: Arc::clone(&core_finished),
     };
-    let service = FeedService::start(
-        &feed_config,
-        &core.engine,
-        encoder,
-        unix_now_ns(),
-        move || source.poll(),
-    )
+    let poll = move || source.poll();
+    let service = match config.feed_bypass.backend {
+        Backend::Kernel => {
+            FeedService::start(&feed_config, &core.engine, encoder, unix_now_ns(), poll)
+        }
+        Backend::AfXdp => {
+            let out = super::bypass::open_feed_out(config)?;
+            let start_ns = unix_now_ns();
+            FeedService::start_with(&feed_config, &core.engine, encoder, start_ns, out, poll)
+        }
+    }
     .map_err(|error| anyhow::anyhow!("{error}"))?;
     tracing::info!(
+        backend = ?config.feed_bypass.backend,
         session = %feed_config.session,
         group = %feed_config.multicast.group_addr(),
         rerequest = %service.rerequest_addr(),

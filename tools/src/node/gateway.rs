@@ -225,17 +225,18 @@ impl Gateway<KernelTransport> {
             .with_context(|| format!("cannot listen on {}", config.node.listen))?;
         Gateway::open_with(config, transport, Clock::System)
     }
-
-    /// A waker that ends a blocking [`Gateway::poll_io`] from another thread.
-    pub fn waker(&self) -> anyhow::Result<mio::Waker> {
-        Ok(self.transport.waker()?)
-    }
 }
 
 impl<T: Transport> Gateway<T> {
     /// Opens (or creates) every user's log, rebuilding each user's OUCH state from it, over a
     /// listening `transport` and reading `clock`. Call [`Gateway::finish_recovery`] after
     /// feeding any regenerated events.
+    /// A waker that ends a blocking [`Gateway::poll_io`] from another thread; `None` when the
+    /// transport never blocks (kernel bypass: poll it with a zero timeout).
+    pub fn waker(&self) -> anyhow::Result<Option<mio::Waker>> {
+        Ok(self.transport.waker()?)
+    }
+
     pub fn open_with(config: &NodeConfig, transport: T, clock: Clock) -> anyhow::Result<Self> {
         // A read needs room for SESSION_EVENTS_MAX commands and stalls at less or equal room:
         // a smaller ring would never let the gateway read a socket (found by `peregrine sim`).

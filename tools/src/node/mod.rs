@@ -76,7 +76,7 @@ use crate::config::{Mode, NodeConfig};
 use core_loop::{CoreCounters, CoreLoop, OutboundSink, RingSink};
 use gateway::{clock_ns, Gateway, GatewayCounters};
 use records::{InboundRecord, OutboundRecord};
-use transport::Transport;
+use transport::{KernelTransport, Transport};
 
 /// Inputs the core takes per batch (one journal sync point under `sync-per-batch`).
 const CORE_BATCH_MAX: usize = 256;
@@ -93,10 +93,11 @@ pub struct NodeReport {
     pub last_seq: u64,
 }
 
-/// A node ready to run: core recovered, gateway listening.
-pub struct Node {
+/// A node ready to run: core recovered, gateway listening (over kernel TCP, or any other
+/// [`Transport`]: see [`bypass`]).
+pub struct Node<T: Transport = KernelTransport> {
     config: NodeConfig,
-    gateway: Gateway,
+    gateway: Gateway<T>,
     core: CoreLoop,
     feed: Option<feed::FeedThread>,
     stop: Arc<AtomicBool>,
@@ -107,10 +108,21 @@ pub struct Node {
 
 impl Node {
     /// Recovers (or creates) the journal and session logs in the config's data directory and
-    /// binds the listener. `stop` ends [`Node::run`] when set.
+    /// binds the listener on kernel TCP. `stop` ends [`Node::run`] when set.
     pub fn open(config: NodeConfig, stop: Arc<AtomicBool>) -> anyhow::Result<Node> {
-        let (stage, gateway) = open_parts(&config, Gateway::open)?;
-        let (feed_tap, feed_thread) = match feed::start(&config) {
+        Node::open_over(config, stop, Gateway::open)
+    }
+}
+
+impl<T: Transport> Node<T> {
+    /// As [`Node::open`], with the gateway made by `open_gateway` over its own transport.
+    pub fn open_over(
+        config: NodeConfig,
+        stop: Arc<AtomicBool>,
+        open_gateway: impl FnOnce(&NodeConfig) -> anyhow::Result<Gateway<T>>,
+    ) -> anyhow::Result<Node<T>> {
+        let (stage, gateway) = open_parts(&config, open_gateway)?;
+        let (feed_tap, feed_thread) = match feed::start(&config)? {
             Some((tap, thread)) => (Some(tap), Some(thread)),
             None => (None, None),
         };
@@ -207,6 +219,12 @@ impl Node {
             gateway_sleeping: AtomicBool::new(false),
             waker: gateway.waker()?,
         });
+        // A transport without a waker (kernel bypass) is never given a timeout: nothing could
+        // end it early, so parking in the poll becomes yielding between polls.
+        let strategy = match (&wakeups.waker, strategy) {
+            (None, WaitStrategy::Park { spins, .. }) => WaitStrategy::SpinThenYield { spins },
+            _ => strategy,
+        };
         let core_thread = {
             let config = config.clone();
             let input_closed = Arc::clone(&input_closed);
@@ -300,7 +318,7 @@ fn core_thread(
         // SeqCst fence pairs with the gateway's, after its `gateway_sleeping` store.
         fence(Ordering::SeqCst);
         if wakeups.gateway_sleeping.load(Ordering::Relaxed) {
-            if let Err(error) = wakeups.waker.wake() {
+            if let Some(Err(error)) = wakeups.waker.as_ref().map(mio::Waker::wake) {
                 tracing::warn!(%error, "cannot wake the gateway");
             }
         }
@@ -416,7 +434,7 @@ impl<T: Transport> OutboundSink for DirectSink<'_, T> {
     }
 }
 
-fn finish(gateway: Gateway, core: CoreLoop) -> anyhow::Result<NodeReport> {
+fn finish<T: Transport>(gateway: Gateway<T>, core: CoreLoop) -> anyhow::Result<NodeReport> {
     let counters = core.counters;
     let last_seq = core.stage.last_seq();
     core.stage.close().context("closing the journal")?;
@@ -442,7 +460,7 @@ fn finish_feed(feed: Option<feed::FeedThread>) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn finish_gateway(gateway: Gateway) -> anyhow::Result<NodeReport> {
+fn finish_gateway<T: Transport>(gateway: Gateway<T>) -> anyhow::Result<NodeReport> {
     gateway.flush_storage()?;
     tracing::info!(counters = ?gateway.counters, "gateway stopped");
     Ok(NodeReport {
@@ -469,16 +487,17 @@ fn apply_thread_settings(config: &NodeConfig, cpu: Option<usize>) {
 /// core knows to wake it (through the poll's `Waker`) after it publishes outputs.
 struct Wakeups {
     gateway_sleeping: AtomicBool,
-    waker: mio::Waker,
+    /// `None`: the transport never blocks, so the gateway never sleeps in it.
+    waker: Option<mio::Waker>,
 }
 
 impl Wakeups {
     /// The gateway's blocking point: a non-zero `timeout` is announced to the core first
     /// (Dekker: store the flag, SeqCst fence, then look at the ring once more; the fence pairs
     /// with the one after the core's pushes), so outputs published meanwhile are not slept on.
-    fn sleep_in_poll(
+    fn sleep_in_poll<T: Transport>(
         &self,
-        gateway: &mut Gateway,
+        gateway: &mut Gateway<T>,
         outbound: &Consumer<OutboundRecord>,
         mut timeout: Duration,
     ) -> anyhow::Result<()> {
@@ -526,7 +545,7 @@ impl Stats {
         }
     }
 
-    fn maybe_log(&mut self, gateway_stage: &Gateway, core: &CoreCounters) {
+    fn maybe_log<T: Transport>(&mut self, gateway_stage: &Gateway<T>, core: &CoreCounters) {
         if self.last.elapsed() < STATS_INTERVAL {
             return;
         }

@@ -65,6 +65,12 @@ pub trait Transport {
     fn close(&mut self, slot: usize);
     /// Stops accepting connections (shutdown); established ones keep working.
     fn stop_listening(&mut self);
+    /// A waker that ends a blocking [`Transport::poll`] from another thread (reported as
+    /// [`Ready::Wake`]); `None` for a transport that never blocks in the kernel, which the
+    /// node then polls with a zero timeout only (busy polling).
+    fn waker(&self) -> io::Result<Option<mio::Waker>> {
+        Ok(None)
+    }
 }
 
 /// The gateway's time source: Unix nanoseconds.
@@ -130,11 +136,6 @@ impl KernelTransport {
             local_addr,
             streams: (0..=max_connections).map(|_| None).collect(),
         })
-    }
-
-    /// A waker that ends a blocking [`Transport::poll`] from another thread.
-    pub fn waker(&self) -> io::Result<mio::Waker> {
-        mio::Waker::new(self.poll.registry(), WAKER)
     }
 
     fn stream(&mut self, slot: usize) -> io::Result<&mut TcpStream> {
@@ -206,6 +207,10 @@ impl Transport for KernelTransport {
         if let Err(error) = self.poll.registry().deregister(&mut stream) {
             tracing::debug!(%error, "deregister failed");
         }
+    }
+
+    fn waker(&self) -> io::Result<Option<mio::Waker>> {
+        mio::Waker::new(self.poll.registry(), WAKER).map(Some)
     }
 
     fn stop_listening(&mut self) {

@@ -1,0 +1,236 @@
+//! The real `peregrine run` over kernel bypass, end to end (root only; CI is root). Two network
+//! namespaces joined by a veth pair: side A runs the node process with `[gateway_bypass]`
+//! (OUCH over smoltcp TCP on an AF_XDP socket, queue 0) and `[feed_bypass]` (the feed's
+//! multicast frames built by the node and sent through a transmit-only AF_XDP socket, queue
+//! 1); side B runs two kernel-TCP members and a kernel multicast subscriber.
+//!
+//! - Members log in, trade (orders, cancels, fills) and get their OUCH answers.
+//! - The subscriber loses every fifth data packet and re-requests the gaps from the node's
+//!   re-request server: a kernel socket on an address of A's interface, so it only works when
+//!   the XDP program passes the frames the node does not own to the kernel.
+//! - After a clean shutdown the subscriber's books equal the engine's, rebuilt by replaying the
+//!   node's journal.
+//! - A bypass backend that cannot open (no such interface) stops the start with the reason.
+//!
+//! The `VethPair` guard deletes both namespaces (and so the links and the node's XDP program)
+//! also when an assertion fails.
+
+mod node_common;
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use node_common::books::{assert_books_equal, catch_up, random_flow, replay_journal, BOOK_CONFIG};
+use node_common::{data_dir, Member, NodeProcess, DEADLINE, DEFAULT_CONFIG};
+use peregrine_feed::net::MulticastConfig;
+use peregrine_feed::subscriber_net::{FeedClient, PacketSource, SubscriberNetConfig};
+use peregrine_gateway::frame::netns::{self, VethPair};
+
+/// The node's bypass address (owned by smoltcp, not by A's kernel).
+const NODE_IP: Ipv4Addr = Ipv4Addr::new(10, 79, 0, 1);
+/// A's kernel address: the feed's re-request and snapshot servers.
+const KERNEL_IP: Ipv4Addr = Ipv4Addr::new(10, 79, 0, 3);
+/// B's kernel address: members and the subscriber.
+const MEMBER_IP: Ipv4Addr = Ipv4Addr::new(10, 79, 0, 2);
+const GROUP: Ipv4Addr = Ipv4Addr::new(239, 192, 79, 1);
+const FEED_PORT: u16 = 31_079;
+const REREQUEST_PORT: u16 = 31_080;
+const OUCH_PORT: u16 = 15_079;
+
+fn bypass_config(interface: &str) -> String {
+    let config = DEFAULT_CONFIG
+        .replace("group = \"239.192.0.1\"", &format!("group = \"{GROUP}\""))
+        .replace("port = 31001", &format!("port = {FEED_PORT}"))
+        .replace(
+            "interface = \"127.0.0.1\"",
+            &format!("interface = \"{KERNEL_IP}\""),
+        )
+        .replace(
+            "rerequest_listen = \"127.0.0.1:0\"",
+            &format!("rerequest_listen = \"{KERNEL_IP}:{REREQUEST_PORT}\""),
+        );
+    assert!(config.contains(&format!(":{REREQUEST_PORT}\"")));
+    assert!(config.contains(&format!("port = {FEED_PORT}")));
+    format!(
+        "{config}
+[gateway_bypass]
+backend = \"af-xdp\"
+interface = \"{interface}\"
+queue_id = 0
+ipv4 = \"{NODE_IP}\"
+port = {OUCH_PORT}
+frame_count = 1024
+
+[feed_bypass]
+backend = \"af-xdp\"
+interface = \"{interface}\"
+queue_id = 1
+frame_count = 1024
+source_ipv4 = \"{NODE_IP}\"
+source_port = 31000
+"
+    )
+}
+
+/// A veth pair whose side A has two queues (gateway XSK on 0, feed XSK on 1) and the kernel
+/// addresses of both sides.
+fn veth_pair() -> VethPair {
+    let pair = VethPair::create_with_queues(2).expect("namespaces and veth pair");
+    pair.disable_offloads().expect("offloads off");
+    let a = format!("{KERNEL_IP}/24");
+    netns::ip_in(&pair.ns_a, &["addr", "add", &a, "dev", &pair.if_a]).expect("address A");
+    let b = format!("{MEMBER_IP}/24");
+    netns::ip_in(&pair.ns_b, &["addr", "add", &b, "dev", &pair.if_b]).expect("address B");
+    pair
+}
+
+/// Starts the node process inside namespace `ns` (a child inherits its thread's namespace).
+fn start_node_in(ns: &str, dir: &std::path::Path, config: String, extra: &[&str]) -> NodeProcess {
+    let (ns, dir) = (ns.to_string(), dir.to_path_buf());
+    let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    std::thread::spawn(move || {
+        netns::enter(&ns).expect("enter namespace A");
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        NodeProcess::start_with_config(&dir, &config, &extra)
+    })
+    .join()
+    .expect("node starter")
+}
+
+fn trade_and_rebuild_books(extra: &[&str], name: &str) {
+    let pair = veth_pair();
+    let dir = data_dir(name);
+    let node = start_node_in(&pair.ns_a, &dir, bypass_config(&pair.if_a), extra);
+    assert_eq!(
+        node.addr,
+        SocketAddr::from((NODE_IP, OUCH_PORT)),
+        "the node announces its bypass address"
+    );
+    let log = node.log();
+    assert!(log.contains("AfXdp"), "feed on AF_XDP:\n{log}");
+    let addr = node.addr;
+    let ns_b = pair.ns_b.clone();
+    let lossy = Arc::new(AtomicBool::new(true));
+    let member_lossy = Arc::clone(&lossy);
+    let side_b = std::thread::spawn(move || {
+        netns::enter(&ns_b).expect("enter namespace B");
+        let subscriber_config = SubscriberNetConfig {
+            multicast: MulticastConfig {
+                group: GROUP,
+                port: FEED_PORT,
+                interface: MEMBER_IP,
+                loopback: false,
+                ..MulticastConfig::default()
+            },
+            rerequest: SocketAddr::V4(SocketAddrV4::new(KERNEL_IP, REREQUEST_PORT)),
+            snapshot: None,
+            ..SubscriberNetConfig::default()
+        };
+        let mut client = FeedClient::join(&subscriber_config, BOOK_CONFIG).expect("join");
+        let mut data_packets = 0u64;
+        client.set_drop_hook(Box::new(move |source, datagram| {
+            let count = datagram
+                .get(18..20)
+                .map_or(0, |c| u16::from_be_bytes([c[0], c[1]]));
+            // Relaxed: a plain flag; this thread polls the client itself.
+            if !member_lossy.load(Ordering::Relaxed)
+                || source != PacketSource::Multicast
+                || count == 0
+                || count == 0xFFFF
+            {
+                return false;
+            }
+            data_packets += 1;
+            data_packets.is_multiple_of(5)
+        }));
+        let (mut alice, _) = Member::login(addr, "ALICE", "alice", 0);
+        let (mut bob, _) = Member::login(addr, "BOB", "bob", 0);
+        random_flow(&mut alice, &mut bob);
+        catch_up(&mut client, |_| true);
+        (client, alice.next_user_ref_num, bob.next_user_ref_num)
+    });
+    let (mut client, alice_refs, bob_refs) = side_b.join().expect("members and subscriber");
+    assert!(
+        alice_refs > 100 && bob_refs > 100,
+        "every order was answered"
+    );
+    // Re-requests end with the session: lose nothing from here on, then stop the node.
+    lossy.store(false, Ordering::Relaxed);
+    assert!(node.terminate(), "clean shutdown");
+    let ns_b = pair.ns_b.clone();
+    let client = std::thread::spawn(move || {
+        netns::enter(&ns_b).expect("enter namespace B");
+        let complete = client
+            .run_until(DEADLINE, FeedClient::is_complete)
+            .expect("poll");
+        assert!(complete, "feed session not complete: {client:?}");
+        client
+    })
+    .join()
+    .expect("subscriber");
+    let counters = *client.counters();
+    assert!(counters.dropped_by_hook > 0, "{counters:?}");
+    assert!(counters.requests_sent > 0, "{counters:?}");
+    assert_eq!(counters.book_errors, 0, "{counters:?}");
+    assert_books_equal(
+        &replay_journal(&dir),
+        client.book(),
+        "subscriber of the bypass feed",
+    );
+}
+
+#[test]
+fn members_trade_over_afxdp_and_a_kernel_subscriber_rebuilds_the_books_threaded() {
+    if !netns::root_or_notice("node_bypass threaded") {
+        return;
+    }
+    trade_and_rebuild_books(&[], "bypass-threaded");
+}
+
+#[test]
+fn members_trade_over_afxdp_and_a_kernel_subscriber_rebuilds_the_books_single_thread() {
+    if !netns::root_or_notice("node_bypass single-thread") {
+        return;
+    }
+    trade_and_rebuild_books(&["--single-thread"], "bypass-single");
+}
+
+#[test]
+fn a_bypass_backend_that_cannot_open_stops_the_start_with_the_reason() {
+    if !netns::root_or_notice("node_bypass missing interface") {
+        return;
+    }
+    let pair = veth_pair();
+    let dir = data_dir("bypass-no-interface");
+    std::fs::create_dir_all(&dir).expect("data dir");
+    let path = dir.join("node.toml");
+    std::fs::write(&path, bypass_config("pgnope0")).expect("config");
+    let (ns, data) = (pair.ns_a.clone(), dir.to_path_buf());
+    let output = std::thread::spawn(move || {
+        netns::enter(&ns).expect("enter namespace A");
+        Command::new(env!("CARGO_BIN_EXE_peregrine"))
+            .args(["run", "--config"])
+            .arg(&path)
+            .arg("--data-dir")
+            .arg(&data)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run peregrine")
+    })
+    .join()
+    .expect("starter");
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("gateway_bypass: AF_XDP on interface \"pgnope0\"")
+            && stderr.contains("no such network interface"),
+        "{stderr}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&output.stdout).contains("listening on"),
+        "nothing was served"
+    );
+}
