@@ -27,9 +27,11 @@
 //! - order-to-ack: member writes an Enter Order → reads its Order Accepted.
 //! - order-to-feed: member writes an Enter Order → subscriber reads the ITCH Add Order for it.
 //! - packets/s: the publishing thread sends BLAST_PACKETS 200-byte feed datagrams as fast as
-//!   it can; the sender's rate and what the subscriber received are reported.
+//!   it can; the sender's rate and what the subscriber received are reported, with the
+//!   datagrams namespace B's UDP dropped for a full socket buffer ("rcv drops").
 //!
-//! Paths alternate for ROUNDS rounds and medians of the per-round percentiles are printed.
+//! Paths alternate for ROUNDS rounds and medians of the per-round percentiles are printed,
+//! then each path's medians as ratios to the kernel path's.
 //! Timing is measured here only; tests never assert it.
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -303,6 +305,31 @@ struct RoundResult {
     delivered: f64,
     /// Orders whose Add Order never reached the subscriber (datagram lost).
     feed_lost: usize,
+    /// Datagrams namespace B's UDP dropped for a full socket buffer during the round (the
+    /// subscriber thread not scheduled in time), the usual reason `delivered` is below 1.
+    rcvbuf_drops: u64,
+}
+
+/// Namespace `ns`'s UDP `RcvbufErrors` counter (from `/proc/thread-self/net/snmp`, read on a
+/// thread that enters the namespace).
+fn udp_rcvbuf_errors(ns: &str) -> u64 {
+    let ns = ns.to_string();
+    let snmp = std::thread::spawn(move || {
+        netns::enter(&ns).expect("enter namespace");
+        std::fs::read_to_string("/proc/thread-self/net/snmp").expect("snmp")
+    })
+    .join()
+    .expect("snmp reader");
+    let mut udp = snmp.lines().filter(|line| line.starts_with("Udp: "));
+    let (Some(names), Some(values)) = (udp.next(), udp.next()) else {
+        return 0;
+    };
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .find(|(name, _)| *name == "RcvbufErrors")
+        .and_then(|(_, value)| value.parse().ok())
+        .unwrap_or(0)
 }
 
 fn venue_of<S: Streams>(streams: S) -> Venue<S> {
@@ -436,6 +463,7 @@ fn round(pair: &VethPair, path: Path, orders: u32, blast_packets: u64) -> RoundR
         })
     };
     ready_rx.recv().expect("subscriber ready");
+    let rcvbuf_errors_before = udp_rcvbuf_errors(&pair.ns_b);
     let server = start_server(
         pair,
         path,
@@ -477,6 +505,7 @@ fn round(pair: &VethPair, path: Path, orders: u32, blast_packets: u64) -> RoundR
     }
     stop.store(true, Ordering::Relaxed);
     subscriber.join().expect("subscriber");
+    let rcvbuf_drops = udp_rcvbuf_errors(&pair.ns_b) - rcvbuf_errors_before;
     let arrivals = arrivals.lock().expect("arrivals");
     let mut feed: Vec<u64> = sent
         .iter()
@@ -494,6 +523,7 @@ fn round(pair: &VethPair, path: Path, orders: u32, blast_packets: u64) -> RoundR
         feed: percentiles(&mut feed),
         pps_sent,
         feed_lost,
+        rcvbuf_drops,
         delivered: blast_received.load(Ordering::Relaxed) as f64 / blast_packets as f64,
     }
 }
@@ -549,7 +579,7 @@ fn start_dpdk() -> DpdkRuntime {
 
 fn print_round(path: Path, index: usize, result: &RoundResult) {
     println!(
-        "{:<12} {:>5} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>12.0} {:>12.3} {:>10}",
+        "{:<12} {:>5} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>12.0} {:>12.3} {:>10} {:>10}",
         format!("{path:?}"),
         index,
         result.ack[0],
@@ -560,14 +590,15 @@ fn print_round(path: Path, index: usize, result: &RoundResult) {
         result.feed[2],
         result.pps_sent,
         result.delivered,
-        result.feed_lost
+        result.feed_lost,
+        result.rcvbuf_drops
     );
 }
 
 /// Medians over rounds per path, then each path's medians as a ratio to the kernel path's.
 fn print_medians(results: &[(Path, RoundResult)]) {
     type Metric = fn(&RoundResult) -> f64;
-    let metrics: [Metric; 9] = [
+    let metrics: [Metric; 10] = [
         |r| r.ack[0] as f64,
         |r| r.ack[1] as f64,
         |r| r.ack[2] as f64,
@@ -577,8 +608,9 @@ fn print_medians(results: &[(Path, RoundResult)]) {
         |r| r.pps_sent,
         |r| r.delivered,
         |r| r.feed_lost as f64,
+        |r| r.rcvbuf_drops as f64,
     ];
-    let medians_of = |path: Path| -> [f64; 9] {
+    let medians_of = |path: Path| -> [f64; 10] {
         metrics.map(|metric| {
             median(
                 results
@@ -594,8 +626,8 @@ fn print_medians(results: &[(Path, RoundResult)]) {
     for &path in PATHS {
         let m = medians_of(path);
         println!(
-            "{:<12} ack p50 {:>8.0} p99 {:>8.0} p99.9 {:>8.0} | feed p50 {:>8.0} p99 {:>8.0} p99.9 {:>8.0} | sent {:>9.0}/s delivered {:>5.3} feed lost {:>4.0}",
-            format!("{path:?}"), m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8]
+            "{:<12} ack p50 {:>8.0} p99 {:>8.0} p99.9 {:>8.0} | feed p50 {:>8.0} p99 {:>8.0} p99.9 {:>8.0} | sent {:>9.0}/s delivered {:>5.3} feed lost {:>4.0} rcv drops {:>6.0}",
+            format!("{path:?}"), m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8], m[9]
         );
     }
     println!("\nratio of medians to the kernel path (latency: below 1 is faster; pkt/s: above 1 is more):");
@@ -636,7 +668,7 @@ fn main() {
     .expect("addr B");
     println!("orders per round {orders}, blast {blast_packets} packets, {rounds} rounds, paths alternate");
     println!(
-        "{:<12} {:>5} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>12} {:>12} {:>10}",
+        "{:<12} {:>5} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>12} {:>12} {:>10} {:>10}",
         "path",
         "round",
         "ack p50",
@@ -647,7 +679,8 @@ fn main() {
         "feed p99.9",
         "sent pkt/s",
         "delivered",
-        "feed lost"
+        "feed lost",
+        "rcv drops"
     );
     let mut results: Vec<(Path, RoundResult)> = Vec::new();
     for index in 0..rounds {
