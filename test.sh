@@ -53,6 +53,8 @@ cargo test --workspace --quiet 2>&1 | tee "$results"
 step "cargo test: DPDK backend (feature dpdk, Debian's libdpdk)"
 cargo clippy --quiet -p peregrine-gateway --all-targets --features dpdk -- -D warnings
 cargo test --quiet -p peregrine-gateway --features dpdk --test bypass_dpdk 2>&1 | tee -a "$results"
+cargo clippy --quiet -p peregrine-feed -p peregrine-tools --all-targets --features dpdk -- -D warnings
+cargo test --quiet -p peregrine-tools --features dpdk --test node_bypass dpdk 2>&1 | tee -a "$results"
 
 step "cargo test: yosys synthesis of the FPGA decoder"
 PEREGRINE_LONG=1 cargo test --quiet -p peregrine-fpga --test synth 2>&1 | tee -a "$results"

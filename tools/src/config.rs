@@ -225,6 +225,9 @@ pub struct NodeConfig {
     /// The feed over kernel bypass (`crate::node::bypass`); absent: a kernel UDP socket.
     #[serde(default)]
     pub feed_bypass: crate::node::bypass::FeedBypassSection,
+    /// The DPDK environment when a bypass table chooses `dpdk` (`crate::node::bypass`).
+    #[serde(default)]
+    pub dpdk: crate::node::bypass::DpdkSection,
     pub instruments: Vec<InstrumentSection>,
     pub accounts: Vec<AccountSection>,
     pub users: Vec<UserSection>,

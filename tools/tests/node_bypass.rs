@@ -39,7 +39,8 @@ const FEED_PORT: u16 = 31_079;
 const REREQUEST_PORT: u16 = 31_080;
 const OUCH_PORT: u16 = 15_079;
 
-fn bypass_config(interface: &str) -> String {
+/// The default configuration on the test's group and ports, kernel servers on A's address.
+fn base_config() -> String {
     let config = DEFAULT_CONFIG
         .replace("group = \"239.192.0.1\"", &format!("group = \"{GROUP}\""))
         .replace("port = 31001", &format!("port = {FEED_PORT}"))
@@ -53,8 +54,13 @@ fn bypass_config(interface: &str) -> String {
         );
     assert!(config.contains(&format!(":{REREQUEST_PORT}\"")));
     assert!(config.contains(&format!("port = {FEED_PORT}")));
+    config
+}
+
+/// Gateway on AF_XDP queue 0, feed on AF_XDP queue 1 of `interface`.
+fn afxdp_config(interface: &str) -> String {
     format!(
-        "{config}
+        "{}
 [gateway_bypass]
 backend = \"af-xdp\"
 interface = \"{interface}\"
@@ -70,7 +76,8 @@ queue_id = 1
 frame_count = 1024
 source_ipv4 = \"{NODE_IP}\"
 source_port = 31000
-"
+",
+        base_config()
     )
 }
 
@@ -99,17 +106,22 @@ fn start_node_in(ns: &str, dir: &std::path::Path, config: String, extra: &[&str]
     .expect("node starter")
 }
 
-fn trade_and_rebuild_books(extra: &[&str], name: &str) {
+/// Members in B trade with the node in A (configured by `config` from A's interface name);
+/// the subscriber in B rebuilds the journal's books. `backend` is the feed's, as logged.
+fn trade_and_rebuild_books(config: fn(&str) -> String, backend: &str, extra: &[&str], name: &str) {
     let pair = veth_pair();
+    if backend == "Dpdk" {
+        add_feed_macvlan(&pair);
+    }
     let dir = data_dir(name);
-    let node = start_node_in(&pair.ns_a, &dir, bypass_config(&pair.if_a), extra);
+    let node = start_node_in(&pair.ns_a, &dir, config(&pair.if_a), extra);
     assert_eq!(
         node.addr,
         SocketAddr::from((NODE_IP, OUCH_PORT)),
         "the node announces its bypass address"
     );
     let log = node.log();
-    assert!(log.contains("AfXdp"), "feed on AF_XDP:\n{log}");
+    assert!(log.contains(backend), "feed on {backend}:\n{log}");
     let addr = node.addr;
     let ns_b = pair.ns_b.clone();
     let lossy = Arc::new(AtomicBool::new(true));
@@ -186,7 +198,7 @@ fn members_trade_over_afxdp_and_a_kernel_subscriber_rebuilds_the_books_threaded(
     if !netns::root_or_notice("node_bypass threaded") {
         return;
     }
-    trade_and_rebuild_books(&[], "bypass-threaded");
+    trade_and_rebuild_books(afxdp_config, "AfXdp", &[], "bypass-threaded");
 }
 
 #[test]
@@ -194,7 +206,7 @@ fn members_trade_over_afxdp_and_a_kernel_subscriber_rebuilds_the_books_single_th
     if !netns::root_or_notice("node_bypass single-thread") {
         return;
     }
-    trade_and_rebuild_books(&["--single-thread"], "bypass-single");
+    trade_and_rebuild_books(afxdp_config, "AfXdp", &["--single-thread"], "bypass-single");
 }
 
 #[test]
@@ -206,7 +218,7 @@ fn a_bypass_backend_that_cannot_open_stops_the_start_with_the_reason() {
     let dir = data_dir("bypass-no-interface");
     std::fs::create_dir_all(&dir).expect("data dir");
     let path = dir.join("node.toml");
-    std::fs::write(&path, bypass_config("pgnope0")).expect("config");
+    std::fs::write(&path, afxdp_config("pgnope0")).expect("config");
     let (ns, data) = (pair.ns_a.clone(), dir.to_path_buf());
     let output = std::thread::spawn(move || {
         netns::enter(&ns).expect("enter namespace A");
@@ -233,4 +245,67 @@ fn a_bypass_backend_that_cannot_open_stops_the_start_with_the_reason() {
         !String::from_utf8_lossy(&output.stdout).contains("listening on"),
         "nothing was served"
     );
+}
+
+/// Gateway and feed on two DPDK `net_af_packet` ports of `interface` (DPDK copies frames
+/// through AF_PACKET rings: the slowest DPDK driver, but one that runs on a veth).
+/// DPDK 22.11's `net_af_packet` puts every port of one process on one interface into one
+/// `PACKET_FANOUT` group, which splits the received frames between them; the feed's port
+/// therefore gets an interface of its own: a macvlan on A's veth end (on a NIC, a queue).
+const FEED_MACVLAN: &str = "pgfa";
+
+fn add_feed_macvlan(pair: &VethPair) {
+    let args = [
+        "link",
+        "add",
+        "link",
+        &pair.if_a,
+        "name",
+        FEED_MACVLAN,
+        "type",
+        "macvlan",
+        "mode",
+        "private",
+    ];
+    netns::ip_in(&pair.ns_a, &args).expect("feed macvlan");
+    netns::ip_in(&pair.ns_a, &["link", "set", FEED_MACVLAN, "up"]).expect("macvlan up");
+}
+
+#[cfg(feature = "dpdk")]
+fn dpdk_config(interface: &str) -> String {
+    format!(
+        "{}
+[dpdk]
+eal_args = [\"--no-huge\", \"--no-pci\", \"-m\", \"256\", \"--log-level=error\",
+            \"--file-prefix=pg-node-{}\",
+            \"--vdev=net_af_packet0,iface={interface}\",
+            \"--vdev=net_af_packet1,iface={FEED_MACVLAN}\"]
+
+[gateway_bypass]
+backend = \"dpdk\"
+dpdk_port = \"net_af_packet0\"
+ipv4 = \"{NODE_IP}\"
+port = {OUCH_PORT}
+frame_count = 2048
+
+[feed_bypass]
+backend = \"dpdk\"
+dpdk_port = \"net_af_packet1\"
+frame_count = 2048
+source_ipv4 = \"{NODE_IP}\"
+source_port = 31000
+",
+        base_config(),
+        std::process::id()
+    )
+}
+
+#[cfg(feature = "dpdk")]
+#[test]
+fn members_trade_over_dpdk_and_a_kernel_subscriber_rebuilds_the_books() {
+    if !netns::root_or_notice("node_bypass dpdk") {
+        return;
+    }
+    trade_and_rebuild_books(dpdk_config, "Dpdk", &[], "bypass-dpdk");
+    let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/pg-node-{}", std::process::id()));
 }

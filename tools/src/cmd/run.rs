@@ -116,6 +116,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .context("cannot install the signal handler")?;
     }
+    crate::node::bypass::start_dpdk_if_used(&config)?;
     match config.gateway_bypass.backend {
         Backend::Kernel => serve(Node::open(config, stop)?),
         Backend::AfXdp => {
@@ -127,6 +128,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             })?;
             serve(node)
         }
+        #[cfg(feature = "dpdk")]
+        Backend::Dpdk => {
+            let bypass = config.gateway_bypass.clone();
+            let max_connections = config.node.max_connections;
+            let node = Node::open_over(config, stop, |config| {
+                let transport = crate::node::bypass::open_dpdk(&bypass, max_connections)?;
+                Gateway::open_with(config, transport, Clock::System)
+            })?;
+            serve(node)
+        }
+        #[cfg(not(feature = "dpdk"))]
+        Backend::Dpdk => anyhow::bail!("gateway_bypass: built without the cargo feature `dpdk`"),
     }
 }
 

@@ -62,6 +62,16 @@ pub enum Backend {
     Kernel,
     /// An AF_XDP socket with its own XDP program (root; any interface in SKB mode).
     AfXdp,
+    /// A DPDK ethdev port named by `dpdk_port` (cargo feature `dpdk`; EAL from `[dpdk]`).
+    Dpdk,
+}
+
+/// `[dpdk]`: the DPDK environment, shared by every DPDK port of the process (the EAL starts
+/// once), e.g. `["--no-huge", "--no-pci", "--vdev=net_af_packet0,iface=eth1"]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DpdkSection {
+    pub eal_args: Vec<String>,
 }
 
 /// `[gateway_bypass]`: order entry over kernel bypass (kernel TCP unless `backend` says).
@@ -82,9 +92,12 @@ pub struct GatewayBypassSection {
     pub prefix_len: u8,
     pub gateway: Option<Ipv4Addr>,
     pub port: u16,
+    /// AF_XDP UMEM frames, or DPDK mbufs.
     pub frame_count: u32,
     /// TCP buffer bytes per connection and direction.
     pub buffer_bytes: usize,
+    /// The DPDK port (a vdev name from `[dpdk] eal_args`, e.g. `net_af_packet0`).
+    pub dpdk_port: String,
 }
 
 impl Default for GatewayBypassSection {
@@ -102,6 +115,7 @@ impl Default for GatewayBypassSection {
             port: 15000,
             frame_count: 4096,
             buffer_bytes: 256 * 1024,
+            dpdk_port: String::new(),
         }
     }
 }
@@ -122,6 +136,8 @@ pub struct FeedBypassSection {
     pub source_port: u16,
     pub ttl: u8,
     pub udp_checksum: bool,
+    /// The DPDK port (a vdev name from `[dpdk] eal_args`, e.g. `net_af_packet1`).
+    pub dpdk_port: String,
 }
 
 impl Default for FeedBypassSection {
@@ -136,6 +152,7 @@ impl Default for FeedBypassSection {
             source_port: 31_000,
             ttl: 1,
             udp_checksum: true,
+            dpdk_port: String::new(),
         }
     }
 }
@@ -143,30 +160,18 @@ impl Default for FeedBypassSection {
 /// Judges both tables (called from `NodeConfig::validate`).
 pub fn validate(config: &NodeConfig) -> anyhow::Result<()> {
     let gateway = &config.gateway_bypass;
+    let feed = &config.feed_bypass;
     if gateway.backend == Backend::AfXdp {
         anyhow::ensure!(
             !gateway.interface.is_empty(),
             "gateway_bypass.interface must name the interface for AF_XDP"
         );
         xdp_mode(&gateway.mode)?;
-        anyhow::ensure!(
-            gateway.frame_count.is_power_of_two(),
-            "gateway_bypass.frame_count must be a power of two"
-        );
     }
-    let feed = &config.feed_bypass;
     if feed.backend == Backend::AfXdp {
         anyhow::ensure!(
             !feed.interface.is_empty(),
             "feed_bypass.interface must name the interface for AF_XDP"
-        );
-        anyhow::ensure!(
-            feed.frame_count.is_power_of_two(),
-            "feed_bypass.frame_count must be a power of two"
-        );
-        anyhow::ensure!(
-            config.feed.group.is_multicast(),
-            "feed.group must be a multicast group"
         );
         let shares_queue = gateway.backend == Backend::AfXdp
             && gateway.interface == feed.interface
@@ -177,8 +182,124 @@ pub fn validate(config: &NodeConfig) -> anyhow::Result<()> {
              interface (one AF_XDP socket per queue)"
         );
     }
+    for (table, backend, port) in [
+        ("gateway_bypass", gateway.backend, &gateway.dpdk_port),
+        ("feed_bypass", feed.backend, &feed.dpdk_port),
+    ] {
+        if backend == Backend::Dpdk {
+            anyhow::ensure!(
+                cfg!(feature = "dpdk"),
+                "{table}.backend = \"dpdk\" needs a peregrine built with the cargo feature \
+                 `dpdk` (cargo build --release -p peregrine-tools --features dpdk)"
+            );
+            anyhow::ensure!(
+                !port.is_empty() && !config.dpdk.eal_args.is_empty(),
+                "{table}.backend = \"dpdk\" needs {table}.dpdk_port and [dpdk] eal_args"
+            );
+        }
+    }
+    let both_dpdk = gateway.backend == Backend::Dpdk && feed.backend == Backend::Dpdk;
+    anyhow::ensure!(
+        !both_dpdk || gateway.dpdk_port != feed.dpdk_port,
+        "the gateway and the feed need DPDK ports of their own"
+    );
+    for (table, backend, count) in [
+        ("gateway_bypass", gateway.backend, gateway.frame_count),
+        ("feed_bypass", feed.backend, feed.frame_count),
+    ] {
+        anyhow::ensure!(
+            backend == Backend::Kernel || count.is_power_of_two(),
+            "{table}.frame_count must be a power of two"
+        );
+    }
+    if feed.backend != Backend::Kernel {
+        anyhow::ensure!(
+            config.feed.group.is_multicast(),
+            "feed.group must be a multicast group"
+        );
+    }
     Ok(())
 }
+
+/// Starts the DPDK environment from `[dpdk]` if a path uses DPDK (once per process). The EAL
+/// pins the calling thread to its main lcore; the thread's affinity is put back afterwards,
+/// so the node's own threads (spawned later, inheriting it) keep `[node]`'s pinning choices.
+pub fn start_dpdk_if_used(config: &NodeConfig) -> anyhow::Result<()> {
+    let used = config.gateway_bypass.backend == Backend::Dpdk
+        || config.feed_bypass.backend == Backend::Dpdk;
+    if !used {
+        return Ok(());
+    }
+    start_dpdk(&config.dpdk)
+}
+
+#[cfg(feature = "dpdk")]
+fn start_dpdk(section: &DpdkSection) -> anyhow::Result<()> {
+    // SAFETY: cpu_set_t is plain old data; all zeros is an empty set.
+    let mut affinity: libc::cpu_set_t = unsafe { core::mem::zeroed() };
+    let size = core::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: pid 0 is the calling thread; the set is live and `size` bytes long.
+    let saved = unsafe { libc::sched_getaffinity(0, size, &mut affinity) } == 0;
+    peregrine_gateway::frame::dpdk::eal_init(&section.eal_args)
+        .with_context(|| format!("[dpdk] eal_args {:?}", section.eal_args))?;
+    if saved {
+        // SAFETY: as above; the set was filled by sched_getaffinity.
+        unsafe { libc::sched_setaffinity(0, size, &affinity) };
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "dpdk"))]
+fn start_dpdk(_: &DpdkSection) -> anyhow::Result<()> {
+    anyhow::bail!("this peregrine was built without the cargo feature `dpdk`")
+}
+
+/// The gateway's transport over smoltcp on the `[gateway_bypass]` DPDK port (after
+/// [`start_dpdk_if_used`]).
+#[cfg(feature = "dpdk")]
+pub fn open_dpdk(
+    config: &GatewayBypassSection,
+    max_connections: usize,
+) -> anyhow::Result<BypassTransport<peregrine_gateway::frame::dpdk::DpdkPort>> {
+    let port =
+        peregrine_gateway::frame::dpdk::DpdkPort::open(&config.dpdk_port, config.frame_count)
+            .with_context(|| format!("gateway_bypass: DPDK port {:?}", config.dpdk_port))?;
+    BypassTransport::new(port, tcp_config(config, max_connections))
+}
+
+/// The feed publisher's output over the `[feed_bypass]` DPDK port.
+#[cfg(feature = "dpdk")]
+pub fn open_feed_out_dpdk(
+    config: &NodeConfig,
+) -> anyhow::Result<FrameOut<peregrine_gateway::frame::dpdk::DpdkPort>> {
+    let bypass = &config.feed_bypass;
+    let port =
+        peregrine_gateway::frame::dpdk::DpdkPort::open(&bypass.dpdk_port, bypass.frame_count)
+            .with_context(|| format!("feed_bypass: DPDK port {:?}", bypass.dpdk_port))?;
+    let flow = feed_flow(config, port.mac());
+    Ok(FrameOut::new(
+        port,
+        FramePublisher::new(flow, FEED_TX_RETRIES),
+    ))
+}
+
+/// The feed frames' addresses: `[feed_bypass]`'s source, `[feed]`'s group and port.
+fn feed_flow(config: &NodeConfig, src_mac: [u8; 6]) -> UdpFlow {
+    let bypass = &config.feed_bypass;
+    UdpFlow {
+        src_mac,
+        src_ip: bypass.source_ipv4,
+        src_port: bypass.source_port,
+        group: config.feed.group,
+        group_port: config.feed.port,
+        ttl: bypass.ttl,
+        udp_checksum: bypass.udp_checksum,
+    }
+}
+
+/// A full TX ring is waited out for up to this many flushes before a packet is dropped
+/// (counted; the store keeps it for re-requests).
+const FEED_TX_RETRIES: u32 = 100_000;
 
 fn xdp_mode(mode: &str) -> anyhow::Result<XdpMode> {
     match mode {
@@ -205,19 +326,11 @@ pub fn open_feed_out(config: &NodeConfig) -> anyhow::Result<FrameOut<AfXdp>> {
             bypass.interface, bypass.queue_id
         )
     })?;
-    let flow = UdpFlow {
-        src_mac: xsk.mac(),
-        src_ip: bypass.source_ipv4,
-        src_port: bypass.source_port,
-        group: config.feed.group,
-        group_port: config.feed.port,
-        ttl: bypass.ttl,
-        udp_checksum: bypass.udp_checksum,
-    };
-    // A full TX ring is waited out for up to this many flushes before a packet is dropped
-    // (counted; the store keeps it for re-requests).
-    const TX_RETRIES: u32 = 100_000;
-    Ok(FrameOut::new(xsk, FramePublisher::new(flow, TX_RETRIES)))
+    let flow = feed_flow(config, xsk.mac());
+    Ok(FrameOut::new(
+        xsk,
+        FramePublisher::new(flow, FEED_TX_RETRIES),
+    ))
 }
 
 /// The gateway's transport over smoltcp on a frame backend.
@@ -252,15 +365,19 @@ pub fn open_afxdp(
             config.interface, config.queue_id
         )
     })?;
-    let tcp = TcpConfig {
+    BypassTransport::new(xsk, tcp_config(config, max_connections))
+}
+
+/// smoltcp's settings from `[gateway_bypass]`, with the gateway's slots plus the refusal slot.
+fn tcp_config(config: &GatewayBypassSection, max_connections: usize) -> TcpConfig {
+    TcpConfig {
         ipv4: config.ipv4.octets(),
         prefix_len: config.prefix_len,
         gateway: config.gateway.map(|g| g.octets()),
         port: config.port,
         connections_max: max_connections + 1,
         buffer_bytes: config.buffer_bytes,
-    };
-    BypassTransport::new(xsk, tcp)
+    }
 }
 
 impl<F: FrameIo> BypassTransport<F> {

@@ -313,6 +313,14 @@ fn try_start(config: &NodeConfig) -> anyhow::Result<(FeedTap, FeedThread)> {
             let start_ns = unix_now_ns();
             FeedService::start_with(&feed_config, &core.engine, encoder, start_ns, out, poll)
         }
+        #[cfg(feature = "dpdk")]
+        Backend::Dpdk => {
+            let out = super::bypass::open_feed_out_dpdk(config)?;
+            let start_ns = unix_now_ns();
+            FeedService::start_with(&feed_config, &core.engine, encoder, start_ns, out, poll)
+        }
+        #[cfg(not(feature = "dpdk"))]
+        Backend::Dpdk => anyhow::bail!("feed_bypass: built without the cargo feature `dpdk`"),
     }
     .map_err(|error| anyhow::anyhow!("{error}"))?;
     tracing::info!(
