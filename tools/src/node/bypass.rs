@@ -535,6 +535,11 @@ mod tests {
                 "[gateway_bypass]\nbackend = \"netmap\"\n",
                 "unknown variant",
             ),
+            // Without the feature: rebuild; with it: name the port and the EAL arguments.
+            (
+                "[gateway_bypass]\nbackend = \"dpdk\"\n",
+                "gateway_bypass.backend = \"dpdk\" needs",
+            ),
         ];
         for (table, reason) in cases {
             let error = format!("{:#}", parse(table).expect_err(table));
