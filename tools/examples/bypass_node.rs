@@ -1,9 +1,14 @@
 //! The real node over kernel sockets vs over AF_XDP, in the same run (root; release build):
 //!
 //! ```sh
-//! cargo build --release -p peregrine-tools --bin peregrine --example bypass_node
+//! cargo build --release -p peregrine-tools --bin peregrine --example bypass_node [--features dpdk]
 //! target/release/examples/bypass_node [RATE] [DURATION_S] [ROUNDS] [threaded|single]
 //! ```
+//!
+//! With `--features dpdk` a third path runs the node over DPDK `net_af_packet` ports (the
+//! gateway's on A's veth end, the feed's on a macvlan of it: 22.11's af_packet driver puts one
+//! process's ports on one interface into one fanout group). DPDK's af_packet driver copies
+//! every frame through the kernel's packet rings, so on veth it is DPDK's worst case.
 //!
 //! Each round, for each path, a fresh veth pair joins two namespaces. Namespace A runs
 //! `peregrine run` (release, next to this example) with the embedded default configuration
@@ -38,7 +43,20 @@ const OUCH_PORT: u16 = 15_078;
 enum Route {
     Kernel,
     AfXdp,
+    #[cfg_attr(not(feature = "dpdk"), allow(dead_code))]
+    Dpdk,
 }
+
+/// The paths this build can run, in the order each round runs them.
+fn routes() -> Vec<Route> {
+    let mut routes = vec![Route::Kernel, Route::AfXdp];
+    if cfg!(feature = "dpdk") {
+        routes.push(Route::Dpdk);
+    }
+    routes
+}
+
+const FEED_MACVLAN: &str = "pgfa";
 
 /// p50, p99, p99.9 in µs of order-to-ack and order-to-feed.
 #[derive(Clone, Copy, Debug, Default)]
@@ -59,6 +77,29 @@ fn config(path: Route, interface: &str) -> String {
             "interface = \"127.0.0.1\"",
             &format!("interface = \"{node_ip}\""),
         );
+    if path == Route::Dpdk {
+        text.push_str(&format!(
+            "
+[dpdk]
+eal_args = [\"--no-huge\", \"--no-pci\", \"-m\", \"256\", \"--log-level=error\",
+            \"--file-prefix=pg-bench-{}\",
+            \"--vdev=net_af_packet0,iface={interface}\",
+            \"--vdev=net_af_packet1,iface={FEED_MACVLAN}\"]
+
+[gateway_bypass]
+backend = \"dpdk\"
+dpdk_port = \"net_af_packet0\"
+ipv4 = \"{NODE_IP}\"
+port = {OUCH_PORT}
+
+[feed_bypass]
+backend = \"dpdk\"
+dpdk_port = \"net_af_packet1\"
+source_ipv4 = \"{NODE_IP}\"
+",
+            std::process::id()
+        ));
+    }
     if path == Route::AfXdp {
         text.push_str(&format!(
             "
@@ -84,7 +125,7 @@ source_ipv4 = \"{NODE_IP}\"
 fn kernel_side(path: Route) -> Ipv4Addr {
     match path {
         Route::Kernel => NODE_IP,
-        Route::AfXdp => KERNEL_IP,
+        Route::AfXdp | Route::Dpdk => KERNEL_IP,
     }
 }
 
@@ -128,6 +169,22 @@ fn round(path: Route, rate: u64, duration_s: u64, mode: &str) -> Round {
     if path == Route::Kernel {
         let node = format!("{NODE_IP}/24");
         netns::ip_in(&pair.ns_a, &["addr", "add", &node, "dev", &pair.if_a]).expect("addr");
+    }
+    if path == Route::Dpdk {
+        let args = [
+            "link",
+            "add",
+            "link",
+            &pair.if_a,
+            "name",
+            FEED_MACVLAN,
+            "type",
+            "macvlan",
+            "mode",
+            "private",
+        ];
+        netns::ip_in(&pair.ns_a, &args).expect("feed macvlan");
+        netns::ip_in(&pair.ns_a, &["link", "set", FEED_MACVLAN, "up"]).expect("macvlan up");
     }
     let b = format!("{MEMBER_IP}/24");
     netns::ip_in(&pair.ns_b, &["addr", "add", &b, "dev", &pair.if_b]).expect("addr B");
@@ -233,7 +290,7 @@ fn main() {
     );
     let mut results: Vec<(Route, Round)> = Vec::new();
     for index in 0..rounds {
-        for path in [Route::Kernel, Route::AfXdp] {
+        for path in routes() {
             let r = round(path, rate, duration_s, &mode);
             println!(
                 "{:<8} {:>5} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>6} {:>9.0}",
@@ -251,8 +308,9 @@ fn main() {
             results.push((path, r));
         }
     }
+    let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/pg-bench-{}", std::process::id()));
     println!("\nmedians over rounds (µs):");
-    for path in [Route::Kernel, Route::AfXdp] {
+    for path in routes() {
         let of = |pick: &dyn Fn(&Round) -> f64| {
             median(
                 results
