@@ -306,6 +306,13 @@ fn members_trade_over_dpdk_and_a_kernel_subscriber_rebuilds_the_books() {
     if !netns::root_or_notice("node_bypass dpdk") {
         return;
     }
+    /// Removes the node's DPDK runtime directory, also when an assertion fails.
+    struct RuntimeDir(String);
+    impl Drop for RuntimeDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _runtime = RuntimeDir(format!("/var/run/dpdk/pg-node-{}", std::process::id()));
     trade_and_rebuild_books(dpdk_config, "Dpdk", &[], "bypass-dpdk");
-    let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/pg-node-{}", std::process::id()));
 }
