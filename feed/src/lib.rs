@@ -9,14 +9,14 @@
 //! order-by-order book builder ([`book`]).
 //!
 //! Thin drivers around them, each the body of one thread: [`publisher::run`] (UDP multicast
-//! via [`net`]), [`rerequest::run`] (unicast UDP), [`snapshot::run`] (TCP over mio), and for
+//! via [`net`], or Ethernet frames through a kernel-bypass backend via [`bypass::FrameOut`]), [`rerequest::run`] (unicast UDP), [`snapshot::run`] (TCP over mio), and for
 //! subscribers [`subscriber_net::FeedClient`] and [`tap::run`]. [`service::FeedService`]
 //! starts the three publishing-side threads in one call.
 //!
 //! # Wiring in the node
 //!
 //! ```text
-//! core thread ──ring──► publisher::run(publisher, &sender, &store, start_ns, source)
+//! core thread ──ring──► publisher::run(publisher, out, &store, start_ns, source)
 //!   │ FeedSeq::observe(event) for every event        │ appends every packet to the store
 //!   │ EngineSnapshot + FeedSeq::next_seq()           ▼
 //!   ▼                                         SharedStore ◄── rerequest::run(server, &socket, &store, &stop)

@@ -1,5 +1,6 @@
 //! The Peregrine node: a running exchange that members reach over OUCH 5.0 / SoupBinTCP 3.0 on
-//! kernel TCP.
+//! kernel TCP, or over smoltcp TCP on AF_XDP or DPDK frames ([`bypass`], `[gateway_bypass]`);
+//! its feed leaves through a kernel UDP socket or as frames it builds (`[feed_bypass]`).
 //!
 //! ```text
 //!  sockets ─► gateway thread ──inbound ring──► core thread ──outbound ring──► gateway thread ─► sockets
