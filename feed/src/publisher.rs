@@ -543,9 +543,7 @@ impl PacketOut for &UdpSocket {
 /// An owned socket, for a publisher thread that keeps it.
 impl PacketOut for UdpSocket {
     fn send(&mut self, packet: &[u8]) -> Result<(), io::ErrorKind> {
-        UdpSocket::send(self, packet)
-            .map(|_| ())
-            .map_err(|error| error.kind())
+        PacketOut::send(&mut &*self, packet)
     }
 
     fn flush(&mut self) -> Result<(), io::ErrorKind> {

@@ -22,10 +22,13 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use node_common::books::{assert_books_equal, catch_up, random_flow, replay_journal, BOOK_CONFIG};
+use node_common::books::{
+    assert_books_equal, catch_up, drop_every_fifth_data_packet, random_flow, replay_journal,
+    BOOK_CONFIG,
+};
 use node_common::{data_dir, Member, NodeProcess, DEADLINE, DEFAULT_CONFIG};
 use peregrine_feed::net::MulticastConfig;
-use peregrine_feed::subscriber_net::{FeedClient, PacketSource, SubscriberNetConfig};
+use peregrine_feed::subscriber_net::{FeedClient, SubscriberNetConfig};
 use peregrine_gateway::frame::netns::{self, VethPair};
 
 /// The node's bypass address (owned by smoltcp, not by A's kernel).
@@ -141,22 +144,7 @@ fn trade_and_rebuild_books(config: fn(&str) -> String, backend: &str, extra: &[&
             ..SubscriberNetConfig::default()
         };
         let mut client = FeedClient::join(&subscriber_config, BOOK_CONFIG).expect("join");
-        let mut data_packets = 0u64;
-        client.set_drop_hook(Box::new(move |source, datagram| {
-            let count = datagram
-                .get(18..20)
-                .map_or(0, |c| u16::from_be_bytes([c[0], c[1]]));
-            // Relaxed: a plain flag; this thread polls the client itself.
-            if !member_lossy.load(Ordering::Relaxed)
-                || source != PacketSource::Multicast
-                || count == 0
-                || count == 0xFFFF
-            {
-                return false;
-            }
-            data_packets += 1;
-            data_packets.is_multiple_of(5)
-        }));
+        client.set_drop_hook(drop_every_fifth_data_packet(member_lossy));
         let (mut alice, _) = Member::login(addr, "ALICE", "alice", 0);
         let (mut bob, _) = Member::login(addr, "BOB", "bob", 0);
         random_flow(&mut alice, &mut bob);

@@ -11,10 +11,13 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use node_common::books::{assert_books_equal, catch_up, random_flow, replay_journal, BOOK_CONFIG};
+use node_common::books::{
+    assert_books_equal, catch_up, drop_every_fifth_data_packet, random_flow, replay_journal,
+    BOOK_CONFIG,
+};
 use node_common::{data_dir, Member, NodeProcess, DEADLINE, DEFAULT_CONFIG};
 use peregrine_feed::net::MulticastConfig;
-use peregrine_feed::subscriber_net::{FeedClient, PacketSource, SubscriberNetConfig};
+use peregrine_feed::subscriber_net::{FeedClient, SubscriberNetConfig};
 
 /// A node config on a feed group and ports of the test's own (`slot` keeps the tests of this
 /// file apart), and the subscriber config that matches it.
@@ -59,23 +62,7 @@ fn a_lossy_subscriber_ends_with_the_engines_books() {
     // Loss stops before shutdown: the servers stop with the session, so what the node
     // publishes while it ends must arrive first time.
     let lossy = Arc::new(AtomicBool::new(true));
-    let hook_lossy = Arc::clone(&lossy);
-    let mut data_packets = 0u64;
-    client.set_drop_hook(Box::new(move |source, datagram| {
-        let count = datagram
-            .get(18..20)
-            .map_or(0, |c| u16::from_be_bytes([c[0], c[1]]));
-        // Relaxed: a plain flag; the test thread polls the client itself.
-        if !hook_lossy.load(Ordering::Relaxed)
-            || source != PacketSource::Multicast
-            || count == 0
-            || count == 0xFFFF
-        {
-            return false;
-        }
-        data_packets += 1;
-        data_packets.is_multiple_of(5)
-    }));
+    client.set_drop_hook(drop_every_fifth_data_packet(Arc::clone(&lossy)));
 
     let dir = data_dir("feed-books");
     let node = NodeProcess::start_with_config(&dir, &config, &["--single-thread"]);

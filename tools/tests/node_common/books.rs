@@ -2,18 +2,42 @@
 //! books rebuilt by replaying a node's journal, a subscriber caught up with the feed, and the
 //! comparison of a subscriber's books with the engine's.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use peregrine_engine::record::decode_command;
 use peregrine_engine::{InstrumentId, Sequenced};
 use peregrine_feed::book::{Book, BookConfig};
 use peregrine_feed::itch::ItchPrice;
-use peregrine_feed::subscriber_net::FeedClient;
+use peregrine_feed::subscriber_net::{DropHook, FeedClient, PacketSource};
 use peregrine_gateway::ouch::Side;
 use peregrine_replay::{CoreConfig, JournalReader, RecordKind};
 use peregrine_risk::Core;
 
 use super::{Member, DEADLINE};
+
+/// A subscriber loss hook: drops every fifth multicast packet that carries messages while
+/// `lossy` is set (heartbeats and the end of session pass, so the tail of a lost run is still
+/// detected).
+pub fn drop_every_fifth_data_packet(lossy: Arc<AtomicBool>) -> DropHook {
+    let mut data_packets = 0u64;
+    Box::new(move |source, datagram| {
+        let count = datagram
+            .get(18..20)
+            .map_or(0, |c| u16::from_be_bytes([c[0], c[1]]));
+        // Relaxed: a plain flag; the thread that polls the client reads it.
+        if !lossy.load(Ordering::Relaxed)
+            || source != PacketSource::Multicast
+            || count == 0
+            || count == 0xFFFF
+        {
+            return false;
+        }
+        data_packets += 1;
+        data_packets.is_multiple_of(5)
+    })
+}
 
 /// (price, displayed shares, orders) of each level, best first.
 type Levels = Vec<(ItchPrice, u64, u32)>;
