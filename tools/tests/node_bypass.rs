@@ -17,6 +17,7 @@
 
 mod node_common;
 
+use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -109,6 +110,36 @@ fn start_node_in(ns: &str, dir: &std::path::Path, config: String, extra: &[&str]
     .expect("node starter")
 }
 
+/// The node's `peregrine_gateway_bypass_{rx,tx}_frames_total`, scraped from namespace A (the
+/// metrics endpoint is a kernel socket on A's loopback; its address is in `DATA_DIR`).
+fn bypass_frames_metric(ns: &str, dir: &std::path::Path) -> (u64, u64) {
+    let (ns, dir) = (ns.to_string(), dir.to_path_buf());
+    let body = std::thread::spawn(move || {
+        netns::enter(&ns).expect("enter namespace A");
+        let text = std::fs::read_to_string(dir.join("metrics.addr")).expect("metrics.addr");
+        let addr: SocketAddr = text.trim().parse().expect("metrics address");
+        // Counters are published every 10 ms: wait for a turn after the trading.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let mut stream = std::net::TcpStream::connect(addr).expect("connect metrics");
+        stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
+        write!(stream, "GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n").expect("request");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("response");
+        response
+    })
+    .join()
+    .expect("scraper");
+    let value = |name: &str| -> u64 {
+        body.lines()
+            .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing:\n{body}"))
+    };
+    (
+        value("peregrine_gateway_bypass_rx_frames_total "),
+        value("peregrine_gateway_bypass_tx_frames_total "),
+    )
+}
+
 /// Members in B trade with the node in A (configured by `config` from A's interface name);
 /// the subscriber in B rebuilds the journal's books. `backend` is the feed's, as logged.
 fn trade_and_rebuild_books(config: fn(&str) -> String, backend: &str, extra: &[&str], name: &str) {
@@ -155,6 +186,11 @@ fn trade_and_rebuild_books(config: fn(&str) -> String, backend: &str, extra: &[&
     assert!(
         alice_refs > 100 && bob_refs > 100,
         "every order was answered"
+    );
+    let frames = bypass_frames_metric(&pair.ns_a, &dir);
+    assert!(
+        frames.0 > 100 && frames.1 > 100,
+        "the gateway's frame counters are exported: {frames:?}"
     );
     // Re-requests end with the session: lose nothing from here on, then stop the node.
     lossy.store(false, Ordering::Relaxed);

@@ -52,6 +52,7 @@ use peregrine_engine::{
     AccountId, Command, Event, InstrumentId, MassCancel, Price, RejectReason, RiskLimit, SessionId,
     SetRiskLimit, TradingStatus,
 };
+use peregrine_gateway::frame::FrameCounters;
 use peregrine_replay::{CoreStage, PendingSnapshot};
 use peregrine_tuning::ring::{channel, Consumer, Producer};
 
@@ -533,6 +534,7 @@ impl GatewayOps {
         (connected, logged_in): (usize, usize),
         inbound_ring: (usize, usize),
         outbound_ring: (usize, usize),
+        frames: Option<FrameCounters>,
         now_ns: u64,
     ) {
         if now_ns < self.next_publish_ns {
@@ -540,6 +542,9 @@ impl GatewayOps {
         }
         self.next_publish_ns = now_ns.saturating_add(COUNTER_PUBLISH_NS);
         self.metrics.publish_gateway(counters, connected, logged_in);
+        if let Some(frames) = frames {
+            self.metrics.publish_frames(&frames);
+        }
         self.metrics.publish_rings(inbound_ring, outbound_ring);
         self.core_to_gateway.maybe_publish(now_ns);
     }

@@ -486,6 +486,10 @@ impl<F: FrameIo> Transport for BypassTransport<F> {
     fn stop_listening(&mut self) {
         self.stack.stop_listening();
     }
+
+    fn frame_counters(&self) -> Option<peregrine_gateway::frame::FrameCounters> {
+        Some(self.stack.io().counters())
+    }
 }
 
 #[cfg(test)]

@@ -231,6 +231,11 @@ impl<T: Transport> Gateway<T> {
     /// Opens (or creates) every user's log, rebuilding each user's OUCH state from it, over a
     /// listening `transport` and reading `clock`. Call [`Gateway::finish_recovery`] after
     /// feeding any regenerated events.
+    /// The transport's frame counters (kernel bypass only).
+    pub fn frame_counters(&self) -> Option<peregrine_gateway::frame::FrameCounters> {
+        self.transport.frame_counters()
+    }
+
     /// A waker that ends a blocking [`Gateway::poll_io`] from another thread; `None` when the
     /// transport never blocks (kernel bypass: poll it with a zero timeout).
     pub fn waker(&self) -> anyhow::Result<Option<mio::Waker>> {

@@ -40,6 +40,7 @@ use serde::Deserialize;
 
 use super::core_loop::CoreCounters;
 use super::gateway::GatewayCounters;
+use peregrine_gateway::frame::FrameCounters;
 
 /// `[ops]`: metrics endpoint and admin socket.
 #[derive(Clone, Debug, Deserialize)]
@@ -112,6 +113,10 @@ pub enum Value {
     InboundCapacity,
     OutboundOccupancy,
     OutboundCapacity,
+    BypassRxFrames,
+    BypassTxFrames,
+    BypassTxFull,
+    BypassKicks,
     CoreInputs,
     CoreEvents,
     CoreBatches,
@@ -253,6 +258,30 @@ pub const DEFS: [Def; VALUE_COUNT] = [
         "peregrine_ring_outbound_capacity_records",
         Gauge,
         "Capacity of the core-to-gateway ring (0 in single-thread mode).",
+    ),
+    def(
+        Value::BypassRxFrames,
+        "peregrine_gateway_bypass_rx_frames_total",
+        Counter,
+        "Frames the kernel-bypass gateway received (0 on kernel sockets).",
+    ),
+    def(
+        Value::BypassTxFrames,
+        "peregrine_gateway_bypass_tx_frames_total",
+        Counter,
+        "Frames the kernel-bypass gateway sent (0 on kernel sockets).",
+    ),
+    def(
+        Value::BypassTxFull,
+        "peregrine_gateway_bypass_tx_full_total",
+        Counter,
+        "Times the bypass gateway found no free transmit buffer (back-pressure from the NIC).",
+    ),
+    def(
+        Value::BypassKicks,
+        "peregrine_gateway_bypass_kicks_total",
+        Counter,
+        "System calls the bypass gateway made to wake the kernel or driver (TX kicks, fill wake-ups).",
     ),
     def(
         Value::CoreInputs,
@@ -412,6 +441,15 @@ impl Metrics {
         for (value, amount) in table {
             self.set(value, amount);
         }
+    }
+
+    /// Gateway thread, once per turn on a kernel-bypass transport: its frame backend's
+    /// counters.
+    pub fn publish_frames(&self, frames: &FrameCounters) {
+        self.set(Value::BypassRxFrames, frames.rx_frames);
+        self.set(Value::BypassTxFrames, frames.tx_frames);
+        self.set(Value::BypassTxFull, frames.tx_full);
+        self.set(Value::BypassKicks, frames.wakeups);
     }
 
     /// Gateway thread: ring occupancy as it saw it this turn.

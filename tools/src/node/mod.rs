@@ -192,7 +192,15 @@ impl<T: Transport> Node<T> {
             stats.maybe_log(&gateway, &core.counters);
             let sessions = (gateway.connection_count(), gateway.logged_in_count());
             let inbound_ring = (inbound.len(), inbound.capacity());
-            ops.end_turn(&gateway.counters, sessions, inbound_ring, (0, 0), now_ns);
+            let frames = gateway.frame_counters();
+            ops.end_turn(
+                &gateway.counters,
+                sessions,
+                inbound_ring,
+                (0, 0),
+                frames,
+                now_ns,
+            );
             timeout = next_timeout(&mut waiter, strategy, work);
         }
         let report = finish(gateway, core)?;
@@ -283,7 +291,15 @@ impl<T: Transport> Node<T> {
                 (inbound.len(), inbound.capacity()),
                 (outbound_rx.len(), outbound_rx.capacity()),
             );
-            ops.end_turn(&gateway.counters, sessions, rings.0, rings.1, now_ns);
+            let frames = gateway.frame_counters();
+            ops.end_turn(
+                &gateway.counters,
+                sessions,
+                rings.0,
+                rings.1,
+                frames,
+                now_ns,
+            );
             timeout = next_timeout(&mut waiter, strategy, work);
         }
         let (core, counters) = core_thread

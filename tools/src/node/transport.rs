@@ -71,6 +71,10 @@ pub trait Transport {
     fn waker(&self) -> io::Result<Option<mio::Waker>> {
         Ok(None)
     }
+    /// The frame backend's counters of a kernel-bypass transport (`None` on kernel sockets).
+    fn frame_counters(&self) -> Option<peregrine_gateway::frame::FrameCounters> {
+        None
+    }
 }
 
 /// The gateway's time source: Unix nanoseconds.
