@@ -1,14 +1,15 @@
 //! The node over kernel bypass. [`BypassTransport`] implements the gateway's [`Transport`] on
-//! smoltcp TCP over a frame backend (AF_XDP here; DPDK or the in-memory link through the same
-//! generic type), so the real gateway (sessions, logins, session logs) and core run unchanged
-//! over raw frames. [`open_feed_out`] gives the feed publisher a transmit-only AF_XDP socket of
-//! its own, on which it sends the Ethernet/IPv4/UDP multicast frames it builds.
+//! smoltcp TCP over a frame backend ([`open_afxdp`]; `open_dpdk` with the cargo feature `dpdk`;
+//! the in-memory link through the same generic type), so the real gateway (sessions, logins,
+//! session logs) and core run unchanged over raw frames. [`open_feed_out`] gives the feed
+//! publisher a transmit-only AF_XDP socket of its own (`open_feed_out_dpdk`: a DPDK port of its
+//! own), on which it sends the Ethernet/IPv4/UDP multicast frames it builds.
 //!
 //! Configuration, one table per path, each choosing its backend:
 //!
 //! ```toml
 //! [gateway_bypass]            # OUCH order entry (absent: kernel TCP on node.listen)
-//! backend = "af-xdp"          # "kernel" (default) or "af-xdp"
+//! backend = "af-xdp"          # "kernel" (default), "af-xdp" or "dpdk" (dpdk_port = "...")
 //! interface = "ens1f0"        # the XSK binds queue_id of this interface
 //! ipv4 = "10.0.0.1"           # the node's address, owned by smoltcp, not by the kernel
 //! port = 15000
@@ -18,6 +19,9 @@
 //! interface = "ens1f0"
 //! queue_id = 1                # a queue of its own: one XSK per queue
 //! source_ipv4 = "10.0.0.1"
+//!
+//! [dpdk]                      # the EAL, started once per process, if a path uses DPDK
+//! eal_args = ["--no-huge", "--no-pci", "--vdev=net_af_packet0,iface=ens1f0"]
 //! ```
 //!
 //! Frames the node does not own stay with the kernel: the XDP program redirects only ARP for
@@ -37,6 +41,8 @@
 //!   nothing arrived; `write` returns `WouldBlock` when the send buffer is full.
 //! - Nothing allocates after `open` except the gateway's own `ready` vector growth (bounded by
 //!   the slots).
+//! - One socket or port per path and queue: the validation refuses a feed XSK on the gateway's
+//!   queue and a DPDK port shared by both (neither backend is shared between threads).
 
 use std::io::{self, ErrorKind};
 use std::net::{Ipv4Addr, SocketAddr};
