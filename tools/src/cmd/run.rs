@@ -38,7 +38,7 @@ pub struct Args {
     /// Run every stage in one thread (overrides `node.mode`).
     #[arg(long)]
     single_thread: bool,
-    /// Override `node.wait` (busy-spin, spin-then-yield[:N], park[:N:US]).
+    /// Override `node.wait` (`busy-spin`, `spin-then-yield[:N]`, `park[:N:US]`).
     #[arg(long)]
     wait: Option<String>,
     /// Pin the gateway thread (or the single loop) to this CPU.
