@@ -9,9 +9,25 @@
 mod fix_client;
 mod node_common;
 
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
 use fix_client::{field, fix_addr, FixClient};
-use node_common::{data_dir, Member, NodeProcess};
+use node_common::{data_dir, Member, NodeProcess, DEFAULT_CONFIG};
 use peregrine_gateway::ouch::{Outbound, Side};
+
+/// `peregrine admin --data-dir D WORDS…` succeeds.
+fn admin(dir: &Path, words: &[&str]) {
+    let dir = dir.to_string_lossy().into_owned();
+    let mut args = vec!["admin", "--data-dir", dir.as_str()];
+    args.extend_from_slice(words);
+    let status = Command::new(env!("CARGO_BIN_EXE_peregrine"))
+        .args(&args)
+        .status()
+        .expect("run peregrine admin");
+    assert!(status.success(), "peregrine admin {words:?}");
+}
 
 #[test]
 fn an_ouch_member_and_a_fix_member_trade_and_see_the_same_trade() {
@@ -174,4 +190,60 @@ fn bad_logons_and_sequence_errors_end_the_session() {
     assert!(field(&logout, 58).contains("too low"), "{logout:?}");
     fix.wait_closed();
     assert!(node.terminate());
+}
+
+const RESUME_CALL_MS: u64 = 600;
+
+/// A FIX member's resting bid is filled in the uncross that ends a resume call: it gets a
+/// Trade ExecutionReport (150=F) with the uncross price and quantity, like a continuous fill.
+fn auction_fill_reaches_the_fix_member(mode: &[&str], name: &str) {
+    let dir = data_dir(name);
+    let config = format!("{DEFAULT_CONFIG}\n[market]\nresume_call_ms = {RESUME_CALL_MS}\n");
+    let node = NodeProcess::start_with_config(&dir, &config, mode);
+    let mut fix = FixClient::connect(fix_addr(&dir), "FIXA");
+    assert_eq!(field(&fix.logon("FIXA", "fixa", false), 35), "A");
+    fix.new_order("A1", "1", "100", "100", "AAPL");
+    fix.report("A1", "0");
+    admin(&dir, &["halt", "AAPL"]);
+    admin(&dir, &["resume", "AAPL"]);
+    let (mut bob, _) = Member::login(node.addr, "BOB", "bob", 0);
+    // Inside the call the crossing ask rests; the next command after the call's end uncrosses.
+    let ask = bob.enter("AAPL", Side::Sell, 60, 990_000);
+    bob.wait_for("ask accepted in the call", |m| match m {
+        Outbound::OrderAccepted(a) if a.user_ref_num == ask => Some(()),
+        _ => None,
+    });
+    std::thread::sleep(Duration::from_millis(RESUME_CALL_MS + 100));
+    bob.enter("AAPL", Side::Sell, 1, 2_000_000);
+    let (ouch_qty, ouch_price) = bob.wait_for("OUCH auction execution", |m| match m {
+        Outbound::OrderExecuted(e) if e.user_ref_num == ask => Some((e.quantity, e.price)),
+        _ => None,
+    });
+    let fill = fix.report("A1", "F");
+    assert_eq!(ouch_qty, 60);
+    let price = format!("{}", ouch_price as f64 / 10_000.0);
+    assert_eq!(field(&fill, 32), "60", "LastQty: {fill:?}");
+    assert_eq!(
+        field(&fill, 31).parse::<f64>().ok(),
+        price.parse().ok(),
+        "LastPx"
+    );
+    assert_eq!(
+        field(&fill, 6).parse::<f64>().ok(),
+        price.parse().ok(),
+        "AvgPx"
+    );
+    assert_eq!((field(&fill, 14), field(&fill, 151)), ("60", "40"));
+    assert_eq!(field(&fill, 39), "1", "partially filled: {fill:?}");
+    // The order lives on with the right quantities.
+    fix.send("H", &[(11, "A1"), (55, "AAPL"), (54, "1")]);
+    let status = fix.report("A1", "I");
+    assert_eq!((field(&status, 14), field(&status, 151)), ("60", "40"));
+    bob.logout();
+    assert!(node.terminate(), "clean shutdown");
+}
+
+#[test]
+fn auction_fill_reaches_the_fix_member_threaded() {
+    auction_fill_reaches_the_fix_member(&[], "fix-auction-threaded");
 }

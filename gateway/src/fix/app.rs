@@ -894,11 +894,18 @@ impl FixOrderEntry {
                 one(self.on_rejected(instruments, now_ns, e))
             }
             Event::Executed(e) => {
-                let maker = (e.maker_session == mine)
-                    .then(|| self.on_fill(instruments, now_ns, e, e.maker_order, e.maker_leaves));
-                let taker = (e.taker_session == mine)
-                    .then(|| self.on_fill(instruments, now_ns, e, e.taker_order, e.taker_leaves));
+                let trade = (e.price, e.qty);
+                let maker = (e.maker_session == mine).then(|| {
+                    self.on_fill(instruments, now_ns, trade, e.maker_order, e.maker_leaves)
+                });
+                let taker = (e.taker_session == mine).then(|| {
+                    self.on_fill(instruments, now_ns, trade, e.taker_order, e.taker_leaves)
+                });
                 [maker.flatten(), taker.flatten()]
+            }
+            // One side of an uncross: a Trade report like a continuous fill.
+            Event::AuctionFill(e) if e.session == mine => {
+                one(self.on_fill(instruments, now_ns, (e.price, e.qty), e.order, e.leaves))
             }
             Event::Cancelled(e) if e.session == mine => {
                 one(self.on_cancelled(instruments, now_ns, e))
@@ -988,15 +995,15 @@ impl FixOrderEntry {
         &mut self,
         instruments: &Instruments,
         now_ns: u64,
-        executed: &event::Executed,
+        (price, qty): (Price, Qty),
         order_id: OrderId,
         leaves: Qty,
     ) -> Option<FixOut> {
         let slot = self.find_order(order_id)?;
         let order = self.orders[slot].as_mut()?;
-        order.cum_qty = order.cum_qty.saturating_add(executed.qty.0);
+        order.cum_qty = order.cum_qty.saturating_add(qty.0);
         order.leaves_qty = leaves.0;
-        order.traded_value += i128::from(executed.price.0) * i128::from(executed.qty.0);
+        order.traded_value += i128::from(price.0) * i128::from(qty.0);
         let order = *order;
         if leaves.is_zero() {
             self.remove(slot);
@@ -1005,8 +1012,8 @@ impl FixOrderEntry {
         if leaves.is_zero() {
             report.ord_status = b'2';
         }
-        report.last_qty = executed.qty.0;
-        report.last_px = executed.price.0;
+        report.last_qty = qty.0;
+        report.last_px = price.0;
         Some(FixOut::Execution(report))
     }
 

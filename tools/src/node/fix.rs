@@ -297,6 +297,7 @@ fn fix_users_of(event: &Event, user_count: usize) -> [Option<usize>; 2] {
             let taker = (e.taker_session != e.maker_session).then_some(e.taker_session);
             [index(e.maker_session), taker.and_then(index)]
         }
+        Event::AuctionFill(e) => [index(e.session), None],
         Event::Cancelled(e) => [index(e.session), None],
         Event::Replaced(e) => [index(e.session), None],
         Event::MassCancelled(e) => [index(e.session), None],
