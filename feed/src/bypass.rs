@@ -309,6 +309,10 @@ impl<F: FrameIo> PacketOut for FrameOut<F> {
             .flush(&mut self.io)
             .map_err(|_| std::io::ErrorKind::Other)
     }
+
+    fn frame_counters(&self) -> Option<FrameCounters> {
+        Some(self.frames.counters())
+    }
 }
 
 #[cfg(test)]
@@ -444,8 +448,19 @@ mod tests {
                 records.push(FeedRecord::BatchEnd);
             }
         }
-        let report = publisher::run(publisher, out, &store, 1, iter_source(records, 9_999));
+        let live = crate::service::FeedMetrics::default();
+        let source = iter_source(records, 9_999);
+        let report = publisher::run_observed(publisher, out, &store, 1, source, &live);
         assert_eq!(report.send_errors, 0, "{report:?}");
+        // The live mirror ends equal to the report, frames included.
+        assert_eq!(live.load_publisher().counters, report.counters);
+        assert_eq!(live.load_publisher().next_seq, report.next_seq);
+        let live_frames = live.frames.load();
+        let sent = report.counters.packets
+            + report.counters.heartbeats
+            + report.counters.end_of_session_packets;
+        assert_eq!(live_frames.frames, sent, "{live_frames:?}");
+        assert_eq!(live_frames.dropped, 0);
         // Start of messages, two directories, 200 adds, end of messages.
         assert_eq!(report.next_seq, 1 + 1 + 2 + 200 + 1);
         assert_eq!(lock(&store).next_seq(), report.next_seq);

@@ -50,6 +50,7 @@ use crate::moldudp64::{
 };
 use crate::net::Clock;
 use crate::retransmit::{lock, SharedStore};
+use crate::service::{FeedMetrics, COUNTER_PUBLISH_NS};
 
 /// Largest packet the publisher builds: an IPv4/UDP datagram on a 9,000-byte jumbo frame.
 pub const PACKET_BYTES_MAX: u32 = 8_972;
@@ -525,6 +526,12 @@ pub trait PacketOut {
     fn send(&mut self, packet: &[u8]) -> Result<(), io::ErrorKind>;
     /// Pushes out what `send` queued; called after every publishing step.
     fn flush(&mut self) -> Result<(), io::ErrorKind>;
+
+    /// The frame counters of a kernel-bypass output (`None` for a socket), for
+    /// [`FeedMetrics::frames`].
+    fn frame_counters(&self) -> Option<crate::bypass::FrameCounters> {
+        None
+    }
 }
 
 impl PacketOut for &UdpSocket {
@@ -589,11 +596,54 @@ impl<O: PacketOut> Sender<'_, O> {
 /// strategy (spin, yield or park briefly) before returning, since the publisher's timers are
 /// checked between polls.
 pub fn run<O: PacketOut>(
+    publisher: Publisher,
+    out: O,
+    store: &SharedStore,
+    session_start_timestamp_ns: u64,
+    source: impl FnMut() -> FeedPoll,
+) -> PublisherReport {
+    let unobserved = FeedMetrics::default();
+    run_observed(
+        publisher,
+        out,
+        store,
+        session_start_timestamp_ns,
+        source,
+        &unobserved,
+    )
+}
+
+impl<O: PacketOut> Sender<'_, O> {
+    /// The report of `publisher` so far.
+    fn report(&self, publisher: &Publisher) -> PublisherReport {
+        PublisherReport {
+            counters: *publisher.counters(),
+            next_seq: publisher.next_seq(),
+            send_errors: self.errors,
+            last_send_error: self.last_error,
+        }
+    }
+
+    /// Stores the report (and the output's frame counters) into `live`: plain stores, no
+    /// allocation.
+    fn observe(&self, publisher: &Publisher, live: &FeedMetrics) {
+        live.store_publisher(&self.report(publisher));
+        if let Some(frames) = self.out.frame_counters() {
+            live.frames.store(&frames);
+        }
+    }
+}
+
+/// As [`run`], also storing the counters into `live` ([`FeedMetrics`], the publisher's
+/// parts) after the session start, at most every [`COUNTER_PUBLISH_NS`] while live, and at
+/// the end.
+pub fn run_observed<O: PacketOut>(
     mut publisher: Publisher,
     out: O,
     store: &SharedStore,
     session_start_timestamp_ns: u64,
     mut source: impl FnMut() -> FeedPoll,
+    live: &FeedMetrics,
 ) -> PublisherReport {
     assert_eq!(
         lock(store).next_seq(),
@@ -611,6 +661,8 @@ pub fn run<O: PacketOut>(
         sender.send(packet)
     });
     sender.flush();
+    sender.observe(&publisher, live);
+    let mut next_observe_ns = clock.now_ns().saturating_add(COUNTER_PUBLISH_NS);
     let end_timestamp_ns = loop {
         let poll = source();
         let now_ns = clock.now_ns();
@@ -627,6 +679,10 @@ pub fn run<O: PacketOut>(
         }
         publisher.handle_timeout(now_ns, &mut send);
         sender.flush();
+        if now_ns >= next_observe_ns {
+            sender.observe(&publisher, live);
+            next_observe_ns = now_ns.saturating_add(COUNTER_PUBLISH_NS);
+        }
     };
     publisher.end_session(clock.now_ns(), end_timestamp_ns, &mut |packet| {
         sender.send(packet)
@@ -641,12 +697,8 @@ pub fn run<O: PacketOut>(
         publisher.handle_timeout(clock.now_ns(), &mut |packet| sender.send(packet));
         sender.flush();
     }
-    PublisherReport {
-        counters: *publisher.counters(),
-        next_seq: publisher.next_seq(),
-        send_errors: sender.errors,
-        last_send_error: sender.last_error,
-    }
+    sender.observe(&publisher, live);
+    sender.report(&publisher)
 }
 
 #[cfg(test)]

@@ -43,6 +43,7 @@ use crate::moldudp64::{
 use crate::net::Clock;
 use crate::publisher::PACKET_BYTES_MAX;
 use crate::retransmit::{lock, Availability, FillError, SharedStore, Store};
+use crate::service::LiveRerequest;
 
 /// Slots a source address may occupy, starting at its hash.
 pub const PROBE_WINDOW: usize = 8;
@@ -428,10 +429,22 @@ pub fn answer(
 /// [`RerequestConfig::listen`], e.g. with [`crate::net::unicast_socket`]) until `stop` is set;
 /// checks `stop` at least every 50 ms. Returns the counters.
 pub fn run(
+    server: RerequestServer,
+    socket: &UdpSocket,
+    store: &SharedStore,
+    stop: &AtomicBool,
+) -> io::Result<RerequestCounters> {
+    run_observed(server, socket, store, stop, &LiveRerequest::default())
+}
+
+/// As [`run`], also storing the counters into `live` after every request (requests are rare
+/// next to packets, and the store is a few Relaxed atomics).
+pub fn run_observed(
     mut server: RerequestServer,
     socket: &UdpSocket,
     store: &SharedStore,
     stop: &AtomicBool,
+    live: &LiveRerequest,
 ) -> io::Result<RerequestCounters> {
     socket.set_read_timeout(Some(Duration::from_millis(50)))?;
     let clock = Clock::new();
@@ -455,13 +468,13 @@ pub fn run(
         };
         // A datagram longer than the buffer arrives truncated to 64 bytes: still "overlong".
         let grant = server.handle_request(clock.now_ns(), source, &request[..len], &lock(store));
-        let Ok(grant) = grant else {
-            continue;
-        };
-        let answered = answer(store, grant, &mut packet, |bytes| {
-            socket.send_to(bytes, source).is_ok()
-        });
-        server.note_answer(&answered);
+        if let Ok(grant) = grant {
+            let answered = answer(store, grant, &mut packet, |bytes| {
+                socket.send_to(bytes, source).is_ok()
+            });
+            server.note_answer(&answered);
+        }
+        live.store(server.counters());
     }
     Ok(*server.counters())
 }

@@ -9,6 +9,12 @@
 //! to a core can do so from the source closure's first call, or use the pieces directly
 //! ([`publisher::run`], [`rerequest::run`], [`snapshot::run`]).
 //!
+//! **Live counters.** The three threads publish their counters into one shared
+//! [`FeedMetrics`] ([`FeedService::metrics`]) while they run, so an operator's metrics
+//! endpoint can read them: the publisher at most every [`COUNTER_PUBLISH_NS`] (and at the
+//! session's end), the servers after each request or turn. Each value has one writer thread,
+//! which only stores (Relaxed); readers load (Relaxed). No lock, no allocation.
+//!
 //! # Invariants
 //! - Everything that can fail at start-up (configuration, file, sockets) fails in `start`,
 //!   before any thread runs; nothing is left running when `start` returns an error.
@@ -18,19 +24,118 @@
 use core::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use peregrine_engine::{EngineConfig, EngineSnapshot};
 
+use crate::bypass::FrameCounters;
 use crate::config::{FeedConfig, FeedConfigError};
 use crate::encoder::{EncodeError, Encoder, EncoderConfig};
 use crate::net::{multicast_sender, unicast_socket};
-use crate::publisher::{self, FeedPoll, PacketOut, Publisher, PublisherError, PublisherReport};
+use crate::publisher::{
+    self, FeedPoll, PacketOut, Publisher, PublisherCounters, PublisherError, PublisherReport,
+};
 use crate::rerequest::{self, RerequestConfigError, RerequestCounters, RerequestServer};
 use crate::retransmit::{SharedStore, Store, StoreError};
 use crate::snapshot::{self, BookSnapshot, SnapshotCounters, SnapshotHandle};
+
+/// Least time between two stores of the publisher's counters into [`FeedMetrics`].
+pub const COUNTER_PUBLISH_NS: u64 = 10_000_000;
+
+/// Declares an atomic mirror of a plain `Copy` counter struct: `store` copies every field in
+/// (one writer thread), `load` copies every field out (any thread). Relaxed both ways: a
+/// reader needs each value, not an ordering between them.
+macro_rules! live_mirror {
+    ($(#[$meta:meta])* $live:ident of $plain:ident { $($field:ident),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Default)]
+        pub struct $live {
+            $($field: AtomicU64,)*
+        }
+
+        impl $live {
+            /// Publishes `counters` (its single writer only).
+            pub fn store(&self, counters: &$plain) {
+                $(self.$field.store(counters.$field, Ordering::Relaxed);)*
+            }
+
+            /// The last published values.
+            pub fn load(&self) -> $plain {
+                $plain {
+                    $($field: self.$field.load(Ordering::Relaxed),)*
+                }
+            }
+        }
+    };
+}
+
+live_mirror!(
+    /// The publisher thread's [`PublisherCounters`].
+    LivePublisher of PublisherCounters {
+        events, messages, packets, heartbeats, end_of_session_packets, flushes_full,
+        flushes_batch, flushes_delay, bytes, last_input_seq,
+    }
+);
+
+live_mirror!(
+    /// The publisher thread's bypass [`FrameCounters`] (zero on a kernel socket).
+    LiveFrames of FrameCounters { frames, payload_bytes, dropped, tx_waits }
+);
+
+live_mirror!(
+    /// The re-request thread's [`RerequestCounters`].
+    LiveRerequest of RerequestCounters {
+        requests, granted, clamped, messages_answered, packets_answered, malformed,
+        wrong_session, zero_count, evicted, not_yet_published, rate_limited, table_full,
+        send_errors, answers_cut,
+    }
+);
+
+live_mirror!(
+    /// The snapshot thread's [`SnapshotCounters`].
+    LiveSnapshot of SnapshotCounters {
+        accepted, refused, complete, rejected, protocol_errors, logouts, timeouts, io_errors,
+    }
+);
+
+/// The feed threads' counters while they run (module docs: one writer per part).
+#[derive(Debug, Default)]
+pub struct FeedMetrics {
+    /// Written by the publisher thread.
+    pub publisher: LivePublisher,
+    /// Written by the publisher thread: packets its output refused.
+    send_errors: AtomicU64,
+    /// Written by the publisher thread: the sequence number the next message gets.
+    next_seq: AtomicU64,
+    /// Written by the publisher thread, on a kernel-bypass output only.
+    pub frames: LiveFrames,
+    /// Written by the re-request thread.
+    pub rerequest: LiveRerequest,
+    /// Written by the snapshot thread.
+    pub snapshot: LiveSnapshot,
+}
+
+impl FeedMetrics {
+    /// Publisher thread: its report so far.
+    pub fn store_publisher(&self, report: &PublisherReport) {
+        self.publisher.store(&report.counters);
+        self.send_errors
+            .store(report.send_errors, Ordering::Relaxed);
+        self.next_seq.store(report.next_seq, Ordering::Relaxed);
+    }
+
+    /// The publisher's last published report (`last_send_error` is not mirrored: `None`).
+    pub fn load_publisher(&self) -> PublisherReport {
+        PublisherReport {
+            counters: self.publisher.load(),
+            next_seq: self.next_seq.load(Ordering::Relaxed),
+            send_errors: self.send_errors.load(Ordering::Relaxed),
+            last_send_error: None,
+        }
+    }
+}
 
 /// Why the service could not start or finish.
 #[derive(Debug)]
@@ -111,6 +216,7 @@ pub struct FeedService {
     stop: Arc<AtomicBool>,
     rerequest_addr: SocketAddr,
     snapshot_addr: SocketAddr,
+    metrics: Arc<FeedMetrics>,
 }
 
 impl FeedService {
@@ -163,16 +269,20 @@ impl FeedService {
         let snapshot_addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let snapshots = SnapshotHandle::new();
+        let metrics = Arc::new(FeedMetrics::default());
         let rerequest = {
-            let (store, stop) = (store.clone(), stop.clone());
+            let (store, stop, live) = (store.clone(), stop.clone(), metrics.clone());
             spawn("feed-rerequest", move || {
-                rerequest::run(server, &rerequest_socket, &store, &stop)
+                let live = &live.rerequest;
+                rerequest::run_observed(server, &rerequest_socket, &store, &stop, live)
             })?
         };
         let snapshot = {
             let (handle, flag, config) = (snapshots.clone(), stop.clone(), config.snapshot);
+            let live = metrics.clone();
             spawn("feed-snapshot", move || {
-                snapshot::run(&config, listener, session, &handle, &flag)
+                let live = &live.snapshot;
+                snapshot::run_observed(&config, listener, session, &handle, &flag, live)
             })
         };
         let snapshot = match snapshot {
@@ -183,9 +293,11 @@ impl FeedService {
             }
         };
         let store_for_publisher = store.clone();
+        let live = metrics.clone();
         let publisher = spawn("feed-publisher", move || {
             let store = store_for_publisher;
-            publisher::run(publisher, out, &store, session_start_timestamp_ns, source)
+            let start_ns = session_start_timestamp_ns;
+            publisher::run_observed(publisher, out, &store, start_ns, source, &live)
         });
         let publisher = match publisher {
             Ok(thread) => thread,
@@ -204,7 +316,13 @@ impl FeedService {
             stop,
             rerequest_addr,
             snapshot_addr,
+            metrics,
         })
+    }
+
+    /// The threads' live counters (module docs), for a metrics endpoint to read.
+    pub fn metrics(&self) -> &Arc<FeedMetrics> {
+        &self.metrics
     }
 
     /// Where new snapshots go (shared with the snapshot server).

@@ -61,6 +61,7 @@ use crate::encoder::{EncodeError, Encoder};
 use crate::itch::{MessageRepr, MESSAGE_LEN_MAX};
 use crate::moldudp64::Session;
 use crate::net::Clock;
+use crate::service::LiveSnapshot;
 
 /// Type byte of the End of Snapshot message.
 pub const END_OF_SNAPSHOT_TYPE: u8 = b'G';
@@ -496,7 +497,7 @@ impl SnapshotCounters {
 }
 
 mod driver;
-pub use driver::run;
+pub use driver::{run, run_observed};
 
 mod client;
 pub use client::{fetch, FetchError, Fetched};

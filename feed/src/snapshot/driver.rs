@@ -35,6 +35,20 @@ pub fn run(
     handle: &SnapshotHandle,
     stop: &AtomicBool,
 ) -> io::Result<SnapshotCounters> {
+    let live = LiveSnapshot::default();
+    run_observed(config, listener, session, handle, stop, &live)
+}
+
+/// As [`run`], also storing the counters into `live` at the end of every turn (at least every
+/// 50 ms; a few Relaxed stores).
+pub fn run_observed(
+    config: &SnapshotConfig,
+    listener: std::net::TcpListener,
+    session: Session,
+    handle: &SnapshotHandle,
+    stop: &AtomicBool,
+    live: &LiveSnapshot,
+) -> io::Result<SnapshotCounters> {
     let clients_max = usize::try_from(config.clients_max.max(1)).unwrap_or(1);
     let buffer_bytes = usize::try_from(config.transmit_buffer_bytes)
         .unwrap_or(usize::MAX)
@@ -87,6 +101,7 @@ pub fn run(
             let _ = connection.stream.shutdown(std::net::Shutdown::Write);
             *slot = None;
         }
+        live.store(&counters);
     }
     Ok(counters)
 }
