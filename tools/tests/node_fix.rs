@@ -247,3 +247,84 @@ fn auction_fill_reaches_the_fix_member(mode: &[&str], name: &str) {
 fn auction_fill_reaches_the_fix_member_threaded() {
     auction_fill_reaches_the_fix_member(&[], "fix-auction-threaded");
 }
+
+/// The FIX store files of user `name` (session log, inbound MsgSeqNum) and the FIX gateway's
+/// routing checkpoint: (path, contents).
+fn fix_store_files(dir: &Path, name: &str) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let fix_dir = dir.join("fix");
+    [
+        format!("{name}.log"),
+        format!("{name}.seq"),
+        "routed.checkpoint".to_string(),
+    ]
+    .iter()
+    .map(|file| {
+        let path = fix_dir.join(file);
+        let bytes = std::fs::read(&path).expect("FIX store file");
+        (path, bytes)
+    })
+    .collect()
+}
+
+/// A crash between the journal and a FIX user's store, simulated: the store is put back as it
+/// was before a trade the journal holds. On restart the trade's events are regenerated from
+/// the journal into the store, and the member gets the fill by resend.
+fn fix_reports_lost_after_the_journal_are_regenerated(mode: &[&str], name: &str) {
+    let dir = data_dir(name);
+    let node = NodeProcess::start(&dir, mode);
+    let mut fix = FixClient::connect(fix_addr(&dir), "FIXA");
+    fix.logon("FIXA", "fixa", false);
+    fix.new_order("G1", "1", "100", "100", "AAPL");
+    fix.report("G1", "0");
+    fix.send("5", &[]);
+    fix.wait_for("Logout answer", |m| (field(m, 35) == "5").then_some(()));
+    fix.wait_closed();
+    let sent_before = fix.next_out;
+    assert!(node.terminate());
+    let saved = fix_store_files(&dir, "FIXA");
+
+    // While FIXA is away, BOB fills part of its bid; journal and store both get the trade.
+    std::fs::remove_file(dir.join("fix.addr")).expect("old address file");
+    let node = NodeProcess::start(&dir, mode);
+    let (mut bob, _) = Member::login(node.addr, "BOB", "bob", 0);
+    let sell = bob.enter("AAPL", Side::Sell, 30, 1_000_000);
+    bob.wait_for("OUCH execution", |m| match m {
+        Outbound::OrderExecuted(e) if e.user_ref_num == sell => Some(()),
+        _ => None,
+    });
+    bob.logout();
+    assert!(node.terminate());
+    // The crash: the store (and the FIX checkpoint) lost everything after the first run.
+    for (path, bytes) in &saved {
+        std::fs::write(path, bytes).expect("restore the FIX store");
+    }
+
+    std::fs::remove_file(dir.join("fix.addr")).expect("old address file");
+    let node = NodeProcess::start(&dir, mode);
+    let mut fix = FixClient::connect(fix_addr(&dir), "FIXA");
+    fix.next_out = sent_before;
+    let logon = fix.logon("FIXA", "fixa", false);
+    // Logon, ExecutionReport, Logout, then the regenerated fill: the Logon answer is 5.
+    assert_eq!(
+        field(&logon, 34),
+        "5",
+        "the regenerated fill is stored: {logon:?}"
+    );
+    fix.send("2", &[(7, "4"), (16, "0")]);
+    let fill = fix.wait_for("resent fill", |m| {
+        (field(m, 35) == "8" && field(m, 34) == "4").then(|| m.clone())
+    });
+    assert_eq!((field(&fill, 43), field(&fill, 150)), ("Y", "F"));
+    assert_eq!((field(&fill, 11), field(&fill, 32)), ("G1", "30"));
+    assert_eq!((field(&fill, 14), field(&fill, 151)), ("30", "70"));
+    // The order state was rebuilt with the fill too.
+    fix.send("H", &[(11, "G1"), (55, "AAPL"), (54, "1")]);
+    let status = fix.report("G1", "I");
+    assert_eq!((field(&status, 14), field(&status, 151)), ("30", "70"));
+    assert!(node.terminate());
+}
+
+#[test]
+fn fix_reports_lost_after_the_journal_are_regenerated_threaded() {
+    fix_reports_lost_after_the_journal_are_regenerated(&[], "fix-regenerate-threaded");
+}

@@ -18,6 +18,14 @@
 //! `In` and `Event` records, so ClOrdIDs, live orders and ExecIDs survive a restart, and a
 //! ResendRequest is answered from the `Out` records across restarts too.
 //!
+//! **Recovery.** `data_dir/fix/routed.checkpoint` holds the last journal input whose events
+//! were all routed into the stores (moved by `InputDone`). On start the node regenerates the
+//! events of later journal inputs into the gateway (`recovery::regenerate`; the per-user
+//! `(input_seq, event_index)` check skips events a store holds), then
+//! [`FixGateway::finish_recovery`] answers submissions that are in a store's `In` records but
+//! never reached the journal (a NewOrderSingle, replace or mass cancel without its answering
+//! event) with a reject, stored as a `Synthetic` event record so a later start replays it.
+//!
 //! **Sending.** Every outbound message is stored first and then sent from the store by the
 //! connection's cursor, so a resend is the cursor moving back: application messages go again
 //! with PossDupFlag=Y, runs of admin messages become one SequenceReset-GapFill.
@@ -39,8 +47,11 @@ use std::time::Duration;
 use anyhow::Context;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
+use peregrine_engine::event::Rejected;
 use peregrine_engine::record::{decode_event, encode_event, EVENT_BYTES};
-use peregrine_engine::{AccountId, Command, Event, SessionId};
+use peregrine_engine::{
+    AccountId, Command, CommandKind, Event, InstrumentId, OrderId, RejectReason, SessionId,
+};
 use peregrine_gateway::fix::app::{FixAction, FixOrderEntry, FixOut};
 use peregrine_gateway::fix::codec::Fields;
 use peregrine_gateway::fix::session::{
@@ -239,6 +250,8 @@ struct FixUser {
     credentials: Credentials,
     connection: Option<usize>,
     last_event: (u64, u32),
+    /// Recovery only: submissions (client_ref → kind, order) not yet answered by an event.
+    unresolved: Option<BTreeMap<u64, (CommandKind, OrderId)>>,
 }
 
 /// A resend in progress: stored messages up to `end` go again as duplicates or gap fills.
@@ -281,6 +294,8 @@ pub struct FixGateway {
     session_config: SessionConfig,
     pending: VecDeque<InboundRecord>,
     scratch: Box<[u8]>,
+    /// The last journal input whose events were all routed into the stores.
+    routed: Checkpoint,
     pub counters: FixCounters,
 }
 
@@ -302,6 +317,43 @@ fn fix_users_of(event: &Event, user_count: usize) -> [Option<usize>; 2] {
         Event::Replaced(e) => [index(e.session), None],
         Event::MassCancelled(e) => [index(e.session), None],
         _ => [None, None],
+    }
+}
+
+/// The submission (session, client_ref) an event answers, as far as recovery tracks them.
+fn answered_submission(event: &Event) -> Option<(SessionId, u64)> {
+    match event {
+        Event::Accepted(e) => Some((e.session, e.client_ref)),
+        Event::Replaced(e) => Some((e.session, e.client_ref)),
+        Event::MassCancelled(e) => Some((e.session, e.client_ref)),
+        Event::Rejected(e) => match e.command {
+            CommandKind::NewOrder | CommandKind::Replace | CommandKind::MassCancel => {
+                Some((e.session, e.client_ref))
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A submission recovery answers if it is lost: client_ref → (kind, order).
+fn answerable(command: &Command) -> Option<(u64, (CommandKind, OrderId))> {
+    match command {
+        Command::NewOrder(c) => Some((c.client_ref, (CommandKind::NewOrder, OrderId::NONE))),
+        Command::Replace(c) => Some((c.client_ref, (CommandKind::Replace, c.order))),
+        Command::MassCancel(c) => Some((c.client_ref, (CommandKind::MassCancel, OrderId::NONE))),
+        _ => None,
+    }
+}
+
+fn resolve_submission(user: &mut FixUser, event: &Event) {
+    let Some(unresolved) = user.unresolved.as_mut() else {
+        return;
+    };
+    if let Some((session, client_ref)) = answered_submission(event) {
+        if session == user.context.session {
+            unresolved.remove(&client_ref);
+        }
     }
 }
 
@@ -342,6 +394,7 @@ impl FixGateway {
             .with_context(|| format!("cannot write {}", addr_file.display()))?;
         tracing::info!(%local_addr, users = users.len(), "FIX listening");
         let comp_id = Text::new(section.comp_id.as_bytes()).context("fix.comp_id")?;
+        let routed = Checkpoint::open(&dir.join("routed.checkpoint"))?;
         Ok(Some(FixGateway {
             poll,
             events: Events::with_capacity(256),
@@ -356,8 +409,55 @@ impl FixGateway {
             },
             pending: VecDeque::with_capacity(4096),
             scratch: vec![0u8; MESSAGE_BYTES_MAX].into_boxed_slice(),
+            routed,
             counters: FixCounters::default(),
         }))
+    }
+
+    /// The last journal input whose events were all routed into the stores.
+    pub fn checkpoint_seq(&self) -> u64 {
+        self.routed.input_seq()
+    }
+
+    /// Recovery's last step: submissions in a store that never reached the journal get a
+    /// Rejected (stored as a `Synthetic` event record, answered as an ExecutionReport or
+    /// OrderCancelReject); then the checkpoint moves to the journal's end. Returns the number
+    /// of such rejects.
+    pub fn finish_recovery(&mut self, journal_last_seq: u64) -> anyhow::Result<usize> {
+        let mut count = 0;
+        let now_ns = clock_ns();
+        for index in 0..self.users.len() {
+            let Some(unresolved) = self.users[index].unresolved.take() else {
+                continue;
+            };
+            for (client_ref, (command, order)) in unresolved {
+                let user = &mut self.users[index];
+                let event = Event::Rejected(Rejected {
+                    account: user.context.account,
+                    session: user.context.session,
+                    client_ref,
+                    instrument: InstrumentId(0),
+                    order,
+                    command,
+                    // The submission was lost in a crash before the journal.
+                    reason: RejectReason::OrderCapacity,
+                });
+                let mut bytes = [0u8; EVENT_BYTES];
+                encode_event(&event, &mut bytes);
+                user.store.log.append(RecordKind::Synthetic, 0, 0, &bytes)?;
+                let outputs = user.entry.on_event(&self.instruments, now_ns, &event);
+                for out in outputs.iter().flatten() {
+                    self.emit(u32::try_from(index)?, None, out, now_ns)?;
+                }
+                tracing::warn!(user = %self.users[index].name, client_ref, ?command,
+                    "recovery: FIX submission lost before the journal; rejected");
+                count += 1;
+            }
+        }
+        if journal_last_seq > self.routed.input_seq() {
+            self.routed.set_input_seq(journal_last_seq);
+        }
+        Ok(count)
     }
 
     pub fn has_pending(&self) -> bool {
@@ -750,8 +850,16 @@ impl FixGateway {
 
     /// Routes one record from the core to the FIX users it concerns.
     pub fn on_outbound(&mut self, record: &OutboundRecord) -> anyhow::Result<()> {
-        let OutboundKind::Event(event) = record.kind else {
-            return Ok(());
+        let event = match record.kind {
+            OutboundKind::InputDone => {
+                assert!(
+                    record.input_seq >= self.routed.input_seq(),
+                    "inputs reach the FIX gateway in journal order"
+                );
+                self.routed.set_input_seq(record.input_seq);
+                return Ok(());
+            }
+            OutboundKind::Event(event) => event,
         };
         for index in fix_users_of(&event, self.users.len()).into_iter().flatten() {
             let user = &mut self.users[index];
@@ -768,6 +876,7 @@ impl FixGateway {
                 &bytes,
             )?;
             user.last_event = position;
+            resolve_submission(user, &event);
             let outputs = user
                 .entry
                 .on_event(&self.instruments, record.timestamp_ns, &event);
@@ -905,7 +1014,7 @@ impl FixGateway {
             user.store.log.flush()?;
             user.store.next_in.flush()?;
         }
-        Ok(())
+        self.routed.flush()
     }
 }
 
@@ -1031,6 +1140,7 @@ fn open_user(
         credentials: Credentials::new(&section.password_hash),
         connection: None,
         last_event: (0, 0),
+        unresolved: Some(BTreeMap::new()),
     };
     rebuild_user(&mut user, instruments)?;
     let _ = alpha_trimmed;
@@ -1044,23 +1154,40 @@ fn rebuild_user(user: &mut FixUser, instruments: &Instruments) -> anyhow::Result
         match record.kind {
             RecordKind::In => {
                 if let Ok(fields) = Fields::parse(record.payload) {
-                    let _ = user.entry.on_message(
+                    let action = user.entry.on_message(
                         instruments,
                         record.tag,
                         &fields,
                         u64::from(record.aux),
                     );
+                    if let (FixAction::Submit { command, .. }, Some(unresolved)) =
+                        (action, user.unresolved.as_mut())
+                    {
+                        if let Some((client_ref, kind)) = answerable(&command) {
+                            unresolved.insert(client_ref, kind);
+                        }
+                    }
                 }
             }
-            RecordKind::Event => {
+            RecordKind::Synthetic if record.payload == RESET_MARKER => user.store.base = record.tag,
+            RecordKind::Event | RecordKind::Synthetic => {
                 let event = decode_event(record.payload).map_err(|_| {
                     anyhow::anyhow!("{}: bad event record", user.store.log.path().display())
                 })?;
-                user.last_event = (record.tag, record.aux);
+                if record.kind == RecordKind::Event {
+                    user.last_event = (record.tag, record.aux);
+                }
+                if let Some(unresolved) = user.unresolved.as_mut() {
+                    match answered_submission(&event) {
+                        Some((session, client_ref)) if session == user.context.session => {
+                            unresolved.remove(&client_ref);
+                        }
+                        _ => {}
+                    }
+                }
                 let _ = user.entry.on_event(instruments, record.tag, &event);
             }
-            RecordKind::Synthetic if record.payload == RESET_MARKER => user.store.base = record.tag,
-            RecordKind::Synthetic | RecordKind::Out => {}
+            RecordKind::Out => {}
         }
         replayed += 1;
     }
@@ -1076,6 +1203,23 @@ fn rebuild_user(user: &mut FixUser, instruments: &Instruments) -> anyhow::Result
 pub struct FixHook(Option<FixGateway>);
 
 impl FixHook {
+    /// No FIX listener (the simulator's parts).
+    pub fn none() -> FixHook {
+        FixHook(None)
+    }
+
+    /// The FIX gateway's routing checkpoint; `None` when FIX is off.
+    pub fn checkpoint_seq(&self) -> Option<u64> {
+        self.0.as_ref().map(FixGateway::checkpoint_seq)
+    }
+
+    /// See [`FixGateway::finish_recovery`]; 0 when FIX is off.
+    pub fn finish_recovery(&mut self, journal_last_seq: u64) -> anyhow::Result<usize> {
+        self.0
+            .as_mut()
+            .map_or(Ok(0), |fix| fix.finish_recovery(journal_last_seq))
+    }
+
     pub fn open(config: &NodeConfig) -> anyhow::Result<FixHook> {
         if config.node.mode != crate::config::Mode::Threaded {
             if config.fix.enabled && !config.fix.users.is_empty() {
@@ -1119,5 +1263,86 @@ impl FixHook {
 
     pub fn flush_storage(&self) -> anyhow::Result<()> {
         self.0.as_ref().map_or(Ok(()), FixGateway::flush_storage)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(dir: &Path) -> NodeConfig {
+        let mut config = NodeConfig::parse(crate::config::DEFAULT_CONFIG_TOML).expect("config");
+        config.node.data_dir = dir.to_path_buf();
+        config.fix.listen = Some("127.0.0.1:0".to_string());
+        config.node.session_log_bytes = 1 << 16;
+        config
+    }
+
+    /// The ExecutionReports (ClOrdID, ExecType) in user `index`'s store.
+    fn stored_reports(gateway: &FixGateway, index: usize) -> Vec<(String, String)> {
+        let store = &gateway.users[index].store;
+        let text = |fields: &Fields<'_>, tag| {
+            String::from_utf8_lossy(fields.get(tag).unwrap_or_default()).into_owned()
+        };
+        store
+            .log
+            .records()
+            .filter(|record| record.kind == RecordKind::Out)
+            .filter_map(|record| {
+                let fields = Fields::parse(record.payload).ok()?;
+                (fields.msg_type() == b"8").then(|| (text(&fields, 11), text(&fields, 150)))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_submission_stored_but_never_journaled_is_rejected_once_on_recovery() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = config(dir.path());
+        let mut gateway = FixGateway::open(&config).expect("open").expect("enabled");
+        let index = gateway.user_names["FIXA"] as usize;
+        // The node stored a NewOrderSingle and died before the core journaled it.
+        let mut message = [0u8; 512];
+        let header = Header {
+            msg_type: b"D",
+            seq: 1,
+            sending_ns: 0,
+            poss_dup: None,
+        };
+        let user = &gateway.users[index];
+        let ids = (&user.name_text, &gateway.session_config.comp_id);
+        let len = compose_message(&mut message, ids, &header, |writer| {
+            writer
+                .bytes(11, b"LOST1")
+                .bytes(55, b"AAPL")
+                .char(54, b'1')
+                .bytes(60, b"20260101-00:00:00.000")
+                .u64(38, 10)
+                .char(40, b'2')
+                .price(44, 1_000_000)
+                .char(59, b'0');
+        })
+        .expect("message fits");
+        let store = &mut gateway.users[index].store;
+        store
+            .log
+            .append(RecordKind::In, 1, 1, &message[..len])
+            .expect("append");
+        drop(gateway);
+
+        let mut gateway = FixGateway::open(&config).expect("open").expect("enabled");
+        assert_eq!(gateway.finish_recovery(0).expect("recovery"), 1);
+        let reports = stored_reports(&gateway, index);
+        assert_eq!(reports, [("LOST1".to_string(), "8".to_string())]);
+        assert!(gateway.users[index]
+            .entry
+            .order_by_cl_ord_id(b"LOST1")
+            .is_none());
+        drop(gateway);
+
+        // The reject is stored: the next start answers nothing again.
+        let mut gateway = FixGateway::open(&config).expect("open").expect("enabled");
+        assert_eq!(gateway.finish_recovery(0).expect("recovery"), 0);
+        assert_eq!(stored_reports(&gateway, index).len(), 1);
     }
 }

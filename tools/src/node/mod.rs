@@ -32,7 +32,8 @@
 //! session log is replayed into its OUCH state ([`gateway`]); inputs the journal has but the
 //! gateway never routed (a crash between the two) get their events regenerated from the journal
 //! ([`recovery`]); submissions that were logged but never journaled are answered with a
-//! Rejected. Sequenced messages live in the logs, so a re-login with a requested sequence
+//! Rejected. The FIX gateway ([`fix`]) keeps its own checkpoint and is recovered the same way
+//! in the same replay. Sequenced messages live in the logs, so a re-login with a requested sequence
 //! number gets every message it missed, across restarts too.
 //!
 //! **Shutdown** (SIGINT/SIGTERM sets the stop flag): the gateway stops accepting and reading,
@@ -122,14 +123,14 @@ impl<T: Transport> Node<T> {
         stop: Arc<AtomicBool>,
         open_gateway: impl FnOnce(&NodeConfig) -> anyhow::Result<Gateway<T>>,
     ) -> anyhow::Result<Node<T>> {
-        let (stage, gateway) = open_parts(&config, open_gateway)?;
+        let mut fix = fix::FixHook::open(&config)?;
+        let (stage, gateway) = open_parts_with_fix(&config, open_gateway, &mut fix)?;
         let (feed_tap, feed_thread) = match feed::start(&config)? {
             Some((tap, thread)) => (Some(tap), Some(thread)),
             None => (None, None),
         };
         let mut core = CoreLoop::new(stage, feed_tap);
         let ops = admin::start(&config, &mut core)?;
-        let fix = fix::FixHook::open(&config)?;
         Ok(Node {
             config,
             gateway,
@@ -376,6 +377,16 @@ pub fn open_parts<T: Transport>(
     config: &NodeConfig,
     open_gateway: impl FnOnce(&NodeConfig) -> anyhow::Result<Gateway<T>>,
 ) -> anyhow::Result<(CoreStage, Gateway<T>)> {
+    open_parts_with_fix(config, open_gateway, &mut fix::FixHook::none())
+}
+
+/// As [`open_parts`], recovering the FIX gateway too: inputs after its own checkpoint are
+/// regenerated into it, and its lost submissions are rejected.
+pub fn open_parts_with_fix<T: Transport>(
+    config: &NodeConfig,
+    open_gateway: impl FnOnce(&NodeConfig) -> anyhow::Result<Gateway<T>>,
+    fix: &mut fix::FixHook,
+) -> anyhow::Result<(CoreStage, Gateway<T>)> {
     let journal_dir = config.journal_dir();
     std::fs::create_dir_all(&journal_dir)
         .with_context(|| format!("cannot create {}", journal_dir.display()))?;
@@ -391,15 +402,32 @@ pub fn open_parts<T: Transport>(
     let mut gateway = open_gateway(config)?;
     let last_seq = stage.last_seq();
     let checkpoint = gateway.checkpoint_seq();
+    let fix_checkpoint = fix.checkpoint_seq().unwrap_or(last_seq);
     anyhow::ensure!(
-        checkpoint <= last_seq,
-        "session logs are ahead of the journal (checkpoint {checkpoint}, journal {last_seq})"
+        checkpoint <= last_seq && fix_checkpoint <= last_seq,
+        "session logs are ahead of the journal (checkpoints {checkpoint} and FIX \
+         {fix_checkpoint}, journal {last_seq})"
     );
-    if checkpoint < last_seq {
-        let routed = recovery::regenerate(&journal_dir, &core_config, checkpoint, &mut gateway)?;
-        tracing::warn!(checkpoint, last_seq, routed, "recovery: regenerated events");
+    let from_seq = checkpoint.min(fix_checkpoint);
+    if from_seq < last_seq {
+        let routed = recovery::regenerate(&journal_dir, &core_config, from_seq, |record| {
+            if record.input_seq > checkpoint {
+                gateway.on_outbound(record)?;
+            }
+            if record.input_seq > fix_checkpoint {
+                fix.on_outbound(record)?;
+            }
+            Ok(())
+        })?;
+        tracing::warn!(
+            checkpoint,
+            fix_checkpoint,
+            last_seq,
+            routed,
+            "recovery: regenerated events"
+        );
     }
-    let rejected = gateway.finish_recovery(last_seq)?;
+    let rejected = gateway.finish_recovery(last_seq)? + fix.finish_recovery(last_seq)?;
     if rejected > 0 {
         tracing::warn!(rejected, "recovery: lost submissions rejected");
     }

@@ -1,9 +1,10 @@
 //! Start-up recovery of the gateway's view after a crash: the journal may hold inputs whose
 //! events never reached the users' logs (the node died between the core and the gateway).
 //! Their events are recomputed here, by replaying the journal into a scratch core (from the
-//! newest snapshot at or before the gateway's checkpoint, else from the start), and routed to
-//! the gateway as if the core had just emitted them; the gateway's per-user position check
-//! skips any event a log already holds.
+//! newest snapshot at or before the checkpoint, else from the start), and handed to a sink (the
+//! node routes them to the OUCH gateway and the FIX gateway, each after its own checkpoint)
+//! as if the core had just emitted them; each gateway's per-user position check skips any
+//! event a log already holds.
 //!
 //! # Invariants
 //! - Events are regenerated for inputs `checkpoint + 1 ..= journal last seq` only, in order,
@@ -20,9 +21,7 @@ use peregrine_replay::snapshot::{list_snapshots, load_snapshot};
 use peregrine_replay::{CoreConfig, JournalReader, RecordKind};
 use peregrine_risk::Core;
 
-use super::gateway::Gateway;
 use super::records::{OutboundKind, OutboundRecord};
-use super::transport::Transport;
 
 /// A scratch core at or before `seq`: the newest usable snapshot, else a fresh core.
 fn scratch_core(dir: &Path, config: &CoreConfig, seq: u64) -> anyhow::Result<Core> {
@@ -51,13 +50,13 @@ fn scratch_core(dir: &Path, config: &CoreConfig, seq: u64) -> anyhow::Result<Cor
     .map_err(|error| anyhow::anyhow!("core: {error}"))
 }
 
-/// Regenerates and routes the events of inputs after `checkpoint_seq`; returns the number of
-/// inputs whose events were routed.
+/// Regenerates the events of inputs after `checkpoint_seq` and hands each record (every
+/// event, then the input's `InputDone`) to `route`; returns the number of inputs routed.
 pub fn regenerate(
     journal_dir: &Path,
     config: &CoreConfig,
     checkpoint_seq: u64,
-    gateway: &mut Gateway<impl Transport>,
+    mut route: impl FnMut(&OutboundRecord) -> anyhow::Result<()>,
 ) -> anyhow::Result<u64> {
     let reader = JournalReader::open(journal_dir)
         .with_context(|| format!("cannot read journal {}", journal_dir.display()))?;
@@ -83,14 +82,14 @@ pub fn regenerate(
             continue;
         }
         for (index, event) in events.iter().enumerate() {
-            gateway.on_outbound(&OutboundRecord {
+            route(&OutboundRecord {
                 input_seq: input.seq,
                 timestamp_ns: input.timestamp_ns,
                 event_index: u32::try_from(index)?,
                 kind: OutboundKind::Event(*event),
             })?;
         }
-        gateway.on_outbound(&OutboundRecord {
+        route(&OutboundRecord {
             input_seq: input.seq,
             timestamp_ns: input.timestamp_ns,
             event_index: u32::try_from(events.len())?,
