@@ -4,13 +4,15 @@
 //! members' orders, answer with their journal sequence numbers, show up in `journal dump` and
 //! replay identically (`replay --verify`); a bad token is refused; `tune check` audits this VM
 //! and reports a well-formed verdict whatever the host's state; `--log-format json` logs one
-//! JSON object per line.
+//! JSON object per line. The feed's counters are exported live: packets and messages after
+//! order flow, a sequence number consistent with the messages, and a re-request (and a snapshot
+//! connection) sent by the test counted under their own names.
 
 mod node_common;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -281,6 +283,120 @@ fn metrics_endpoint_is_prometheus_text_threaded() {
 #[test]
 fn metrics_endpoint_is_prometheus_text_single_thread() {
     metrics_scenario(&["--single-thread"], "ops-metrics-single");
+}
+
+/// The log without ANSI colour escapes (`ESC [ … m`).
+fn plain(log: &str) -> String {
+    let mut out = String::with_capacity(log.len());
+    let mut chars = log.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for skipped in chars.by_ref() {
+                if skipped == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The value of `key=` on the node log's "feed publisher started" line.
+fn feed_log_field(log: &str, key: &str) -> String {
+    let log = plain(log);
+    let line = log
+        .lines()
+        .find(|line| line.contains("feed publisher started"))
+        .unwrap_or_else(|| panic!("no feed start line in\n{log}"));
+    line.split_whitespace()
+        .find_map(|word| word.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no {key} in {line}"))
+        .to_string()
+}
+
+/// A MoldUDP64 re-request: session, first sequence number, message count.
+fn rerequest(session: &str, seq: u64, count: u16) -> [u8; 20] {
+    let mut bytes = [b' '; 20];
+    bytes[..session.len()].copy_from_slice(session.as_bytes());
+    bytes[10..18].copy_from_slice(&seq.to_be_bytes());
+    bytes[18..20].copy_from_slice(&count.to_be_bytes());
+    bytes
+}
+
+/// Order flow, then a re-request and a snapshot connection: each shows in the feed's metrics.
+#[test]
+fn feed_counters_are_exported_live() {
+    let dir = data_dir("ops-metrics-feed");
+    let node = NodeProcess::start(&dir, &[]);
+    let addr = metrics_addr(&dir);
+    let (mut alice, _) = Member::login(node.addr, "ALICE", "alice", 0);
+    for (index, price) in [1_000_000, 1_000_100, 1_000_200].into_iter().enumerate() {
+        let num = alice.enter("AAPL", Side::Buy, 100 + index as u32, price);
+        alice.wait_for("accepted", accepted(num));
+    }
+    let get = |e: &Exposition, s: &str| e.samples.get(s).copied().unwrap_or(0.0);
+    // Session start (System Event, one directory per instrument) and three Add Orders; the
+    // publisher stores every 10 ms, so wait until the pair is stored together.
+    let exposition = scrape_until(addr, |e| {
+        let messages = get(e, "peregrine_feed_messages_total");
+        get(e, "peregrine_feed_events_total") >= 3.0
+            && messages >= 5.0
+            && get(e, "peregrine_feed_next_seq") == messages + 1.0
+    });
+    assert_eq!(sample(&exposition, "peregrine_feed_up"), 1.0);
+    assert!(sample(&exposition, "peregrine_feed_packets_total") >= 1.0);
+    assert!(sample(&exposition, "peregrine_feed_bytes_total") > 0.0);
+    assert_eq!(sample(&exposition, "peregrine_feed_send_errors_total"), 0.0);
+    let last_input = sample(&exposition, "peregrine_feed_last_input_seq");
+    assert!(last_input >= 3.0, "last input {last_input}");
+    assert!(last_input <= sample(&exposition, "peregrine_journal_last_seq"));
+    assert_eq!(exposition.types["peregrine_feed_next_seq"], "gauge");
+    assert_eq!(exposition.types["peregrine_feed_packets_total"], "counter");
+    assert_eq!(sample(&exposition, "peregrine_feed_rerequests_total"), 0.0);
+
+    let log = node.log();
+    let session = feed_log_field(&log, "session");
+    let server: SocketAddr = feed_log_field(&log, "rerequest").parse().expect("address");
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    socket.set_read_timeout(Some(DEADLINE)).unwrap();
+    socket.send_to(&rerequest(&session, 1, 2), server).unwrap();
+    let mut answer = [0u8; 2048];
+    let (len, _) = socket.recv_from(&mut answer).expect("re-request answered");
+    assert!(len > 20, "an answer with messages");
+    assert_eq!(&answer[..10], session.as_bytes());
+    assert_eq!(u64::from_be_bytes(answer[10..18].try_into().unwrap()), 1);
+    socket
+        .send_to(&rerequest("WRONGSESSN", 1, 1), server)
+        .unwrap();
+    let snapshot: SocketAddr = feed_log_field(&log, "snapshot").parse().expect("address");
+    drop(TcpStream::connect(snapshot).expect("snapshot server"));
+    let exposition = scrape_until(addr, |e| {
+        get(e, "peregrine_feed_rerequests_total") >= 2.0
+            && get(e, "peregrine_feed_snapshot_clients_total") >= 1.0
+    });
+    assert_eq!(sample(&exposition, "peregrine_feed_rerequests_total"), 2.0);
+    assert_eq!(
+        sample(&exposition, "peregrine_feed_rerequests_granted_total"),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &exposition,
+            "peregrine_feed_rerequests_refused_total{reason=\"wrong_session\"}"
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &exposition,
+            "peregrine_feed_rerequest_messages_resent_total"
+        ),
+        2.0
+    );
+    alice.logout();
+    assert!(node.terminate(), "clean shutdown:\n{}", node_log(&dir));
 }
 
 /// Kill switch, halt/resume, a risk limit, mass cancel and snapshot, each checked on a member's

@@ -650,6 +650,9 @@ impl OpsServers {
 pub fn start(config: &NodeConfig, core: &mut CoreLoop) -> anyhow::Result<(GatewayOps, OpsServers)> {
     let mut telemetry = Telemetry::new()?;
     let metrics = Arc::clone(&telemetry.metrics);
+    if let Some(feed) = &core.feed {
+        metrics.attach_feed(feed.live_counters());
+    }
     let metrics_server = if config.ops.metrics_listen.is_empty() {
         None
     } else {

@@ -39,7 +39,7 @@ use peregrine_feed::net::{unix_now_ns, MulticastConfig};
 use peregrine_feed::publisher::{FeedPoll, FeedRecord, FeedSeq, PublisherConfig};
 use peregrine_feed::rerequest::RerequestConfig;
 use peregrine_feed::retransmit::RetransmitConfig;
-use peregrine_feed::service::{FeedReport, FeedService};
+use peregrine_feed::service::{FeedMetrics, FeedReport, FeedService};
 use peregrine_feed::snapshot::{BookSnapshot, SnapshotConfig, SnapshotHandle};
 use peregrine_feed::FeedConfig;
 use peregrine_tuning::ring::{channel, Consumer, Producer};
@@ -116,9 +116,16 @@ pub struct FeedTap {
     /// book the node started with, recovered orders included).
     events_since_snapshot: u64,
     last_snapshot_ns: u64,
+    /// The feed threads' live counters (exported by the metrics endpoint).
+    live: Arc<FeedMetrics>,
 }
 
 impl FeedTap {
+    /// The feed threads' live counters, for [`super::metrics::Metrics::attach_feed`].
+    pub fn live_counters(&self) -> Arc<FeedMetrics> {
+        Arc::clone(&self.live)
+    }
+
     fn push(&mut self, record: FeedRecord) {
         let mut record = record;
         loop {
@@ -344,6 +351,7 @@ fn try_start(config: &NodeConfig) -> anyhow::Result<(FeedTap, FeedThread)> {
         snapshots,
         events_since_snapshot: 1,
         last_snapshot_ns: 0,
+        live: Arc::clone(service.metrics()),
     };
     Ok((
         tap,

@@ -14,6 +14,13 @@
 //! stage's cumulative histogram, clears it and sends it back. Three histograms circulate per
 //! probe, and both channels hold three, so a send never fails for lack of room.
 //!
+//! **Feed.** The feed's threads (publisher, re-request and snapshot servers) publish into a
+//! [`FeedMetrics`] of the feed crate (its own atomics, one writer thread per part; the
+//! publisher stores at most every [`peregrine_feed::service::COUNTER_PUBLISH_NS`]). The node
+//! attaches it once at start-up ([`Metrics::attach_feed`]); the metrics thread loads it when it
+//! renders. Without a feed (disabled, or it could not start) the feed families are rendered
+//! as zeros and `peregrine_feed_up` is 0.
+//!
 //! # Invariants
 //! - `DEFS[i].value as usize == i` (checked by a test), so a value's index names its metric.
 //! - Every value has one writer thread; writers only `store`, never `fetch_add`.
@@ -28,17 +35,20 @@ use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::Context;
 use hdrhistogram::Histogram;
 use peregrine_engine::{Event, RejectReason};
+use peregrine_feed::service::FeedMetrics;
 use peregrine_replay::JournalCounters;
 use serde::Deserialize;
 
 use super::core_loop::CoreCounters;
+
+mod feed_families;
 use super::gateway::GatewayCounters;
 use peregrine_gateway::frame::FrameCounters;
 
@@ -385,6 +395,8 @@ const REJECT_SLOTS: usize = 256;
 pub struct Metrics {
     values: [AtomicU64; VALUE_COUNT],
     rejects_by_code: [AtomicU64; REJECT_SLOTS],
+    /// The feed threads' counters, once the feed has started.
+    feed: OnceLock<Arc<FeedMetrics>>,
 }
 
 impl Default for Metrics {
@@ -392,11 +404,17 @@ impl Default for Metrics {
         Metrics {
             values: std::array::from_fn(|_| AtomicU64::new(0)),
             rejects_by_code: std::array::from_fn(|_| AtomicU64::new(0)),
+            feed: OnceLock::new(),
         }
     }
 }
 
 impl Metrics {
+    /// Exports the running feed's counters (start-up, once; a second call is ignored).
+    pub fn attach_feed(&self, feed: Arc<FeedMetrics>) {
+        let _ = self.feed.set(feed);
+    }
+
     /// Publishes a value (its single writer's store; Relaxed: pairs with the Relaxed load in
     /// [`Metrics::get`], no other memory rides on it).
     pub fn set(&self, value: Value, amount: u64) {
@@ -808,6 +826,7 @@ fn render(metrics: &Metrics, sinks: &[ProbeSink]) -> String {
         let _ = writeln!(out, "{name}{{reason=\"{reason}\"}} {count}");
     }
     render_latency(&mut out, sinks);
+    feed_families::render_feed(&mut out, metrics.feed.get().map(Arc::as_ref));
     out
 }
 
