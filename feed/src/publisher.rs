@@ -23,6 +23,11 @@
 //! times in all, one heartbeat interval apart, so a subscriber that loses some still learns
 //! the last sequence number.
 //!
+//! **Live counters.** [`run_observed`] also stores the counters and the next sequence number
+//! into a shared [`FeedMetrics`] after the session start, at most every
+//! [`COUNTER_PUBLISH_NS`] while live, and at the end (Relaxed stores, no allocation); [`run`]
+//! is the same with a private, unread `FeedMetrics`.
+//!
 //! Drain order of the sans-IO core, per record: `handle_event`/`handle_batch_end`, then
 //! `handle_timeout(now_ns)` whenever `now_ns >= poll_timeout()`.
 //!
