@@ -1,9 +1,12 @@
 //! The FIX gateway in the real node process: an OUCH member and a FIX member trade against
-//! each other and both see the same trade; FIX sequence numbers, stored messages and ClOrdIDs
-//! survive a restart; bad logons and sequence violations end the session with a Logout.
-//! Method: `peregrine run` (threaded mode, embedded config with its demo FIX users) on free
-//! loopback ports, the OUCH test member from `node_common`, a blocking FIX member built on the
-//! gateway crate's codec (`fix/client.rs`).
+//! each other and both see the same trade; an auction fill reaches the FIX member as a Trade
+//! report; fills the journal holds but a FIX store lost are regenerated on restart; FIX
+//! sequence numbers, stored messages and ClOrdIDs survive a restart; bad logons and sequence
+//! violations end the session with a Logout.
+//! Method: `peregrine run` (embedded config with its demo FIX users; the trading, auction and
+//! crash-recovery scenarios in both thread modes) on free loopback ports, the OUCH test member
+//! from `node_common`, a blocking FIX member built on the gateway crate's codec
+//! (`fix/client.rs`).
 
 #[path = "fix/client.rs"]
 mod fix_client;
@@ -29,10 +32,9 @@ fn admin(dir: &Path, words: &[&str]) {
     assert!(status.success(), "peregrine admin {words:?}");
 }
 
-#[test]
-fn an_ouch_member_and_a_fix_member_trade_and_see_the_same_trade() {
-    let dir = data_dir("fix-ouch");
-    let node = NodeProcess::start(&dir, &[]);
+fn an_ouch_member_and_a_fix_member_trade_and_see_the_same_trade(mode: &[&str], name: &str) {
+    let dir = data_dir(name);
+    let node = NodeProcess::start(&dir, mode);
     let mut fix = FixClient::connect(fix_addr(&dir), "FIXA");
     let logon = fix.logon("FIXA", "fixa", false);
     assert_eq!(
@@ -84,6 +86,19 @@ fn an_ouch_member_and_a_fix_member_trade_and_see_the_same_trade() {
     fix.wait_closed();
     bob.logout();
     assert!(node.terminate(), "clean shutdown");
+}
+
+#[test]
+fn an_ouch_member_and_a_fix_member_trade_threaded() {
+    an_ouch_member_and_a_fix_member_trade_and_see_the_same_trade(&[], "fix-ouch-threaded");
+}
+
+#[test]
+fn an_ouch_member_and_a_fix_member_trade_single_thread() {
+    an_ouch_member_and_a_fix_member_trade_and_see_the_same_trade(
+        &["--single-thread"],
+        "fix-ouch-single",
+    );
 }
 
 #[test]
@@ -248,6 +263,11 @@ fn auction_fill_reaches_the_fix_member_threaded() {
     auction_fill_reaches_the_fix_member(&[], "fix-auction-threaded");
 }
 
+#[test]
+fn auction_fill_reaches_the_fix_member_single_thread() {
+    auction_fill_reaches_the_fix_member(&["--single-thread"], "fix-auction-single");
+}
+
 /// The FIX store files of user `name` (session log, inbound MsgSeqNum) and the FIX gateway's
 /// routing checkpoint: (path, contents).
 fn fix_store_files(dir: &Path, name: &str) -> Vec<(std::path::PathBuf, Vec<u8>)> {
@@ -327,4 +347,12 @@ fn fix_reports_lost_after_the_journal_are_regenerated(mode: &[&str], name: &str)
 #[test]
 fn fix_reports_lost_after_the_journal_are_regenerated_threaded() {
     fix_reports_lost_after_the_journal_are_regenerated(&[], "fix-regenerate-threaded");
+}
+
+#[test]
+fn fix_reports_lost_after_the_journal_are_regenerated_single_thread() {
+    fix_reports_lost_after_the_journal_are_regenerated(
+        &["--single-thread"],
+        "fix-regenerate-single",
+    );
 }

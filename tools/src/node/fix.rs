@@ -1,8 +1,11 @@
 //! The node's FIX 4.4 order-entry listener: kernel TCP through its own `mio` poll, one
 //! [`FixSession`] per connection, one [`FixOrderEntry`] and one store per FIX user, and the
 //! routing of core events to FIX users as ExecutionReports and friends. The node loop calls it
-//! beside the OUCH [`super::gateway::Gateway`]: commands go into the same inbound ring, events
-//! come from the same outbound records.
+//! beside the OUCH [`super::gateway::Gateway`] in both thread modes (in single-thread mode
+//! through `node::single_turn_with_fix`): commands go into the same inbound ring, events come
+//! from the same outbound records. Its sockets have their own `mio` poll, which the node never
+//! blocks in: an idle node notices FIX input at its next wake-up (the park time, at most
+//! about a millisecond with the default `park` wait).
 //!
 //! **Users.** `[[fix.users]]` has the fields of `[[users]]` (username, argon2 hash, account);
 //! user `i` is `SessionId(FIX_SESSION_BASE + i)`, a range the OUCH gateway never routes. A
@@ -1198,8 +1201,8 @@ fn rebuild_user(user: &mut FixUser, instruments: &Instruments) -> anyhow::Result
     Ok(())
 }
 
-/// The node loop's handle on the FIX listener: every call is a no-op when FIX is off (or the
-/// node runs in single-thread mode, whose shared turn does not route events here yet).
+/// The node loop's handle on the FIX listener (both thread modes): every call is a no-op when
+/// FIX is off.
 pub struct FixHook(Option<FixGateway>);
 
 impl FixHook {
@@ -1221,12 +1224,6 @@ impl FixHook {
     }
 
     pub fn open(config: &NodeConfig) -> anyhow::Result<FixHook> {
-        if config.node.mode != crate::config::Mode::Threaded {
-            if config.fix.enabled && !config.fix.users.is_empty() {
-                tracing::warn!("FIX listener not started: it runs in threaded mode only");
-            }
-            return Ok(FixHook(None));
-        }
         Ok(FixHook(FixGateway::open(config)?))
     }
 

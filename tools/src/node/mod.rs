@@ -162,7 +162,7 @@ impl<T: Transport> Node<T> {
             feed,
             stop,
             ops: (mut ops, ops_servers),
-            fix: _,
+            mut fix,
         } = self;
         let strategy = config.wait_strategy()?;
         apply_thread_settings(&config, config.node.gateway_cpu);
@@ -175,8 +175,8 @@ impl<T: Transport> Node<T> {
         loop {
             // Nothing but sockets can bring work here, so an idle loop may block in epoll.
             gateway.poll_io(Some(timeout), clock_ns())?;
-            let work = single_turn(
-                &mut gateway,
+            let work = single_turn_with_fix(
+                (&mut gateway, &mut fix),
                 &mut core,
                 &mut inbound,
                 &mut inbound_rx,
@@ -186,8 +186,10 @@ impl<T: Transport> Node<T> {
             if stop.load(Ordering::Relaxed) && !stopping {
                 stopping = true;
                 gateway.shut_down(config.node.end_of_session_on_shutdown, now_ns);
+                fix.shut_down(now_ns)?;
             }
-            if stopping && !gateway.has_pending() && inbound_rx.is_empty() {
+            let idle = !gateway.has_pending() && !fix.has_pending() && inbound_rx.is_empty();
+            if stopping && idle {
                 break;
             }
             stats.maybe_log(&gateway, &core.counters);
@@ -205,6 +207,7 @@ impl<T: Transport> Node<T> {
             timeout = next_timeout(&mut waiter, strategy, work);
         }
         let report = finish(gateway, core)?;
+        fix.flush_storage()?;
         finish_feed(feed)?;
         ops_servers.stop();
         Ok(report)
@@ -444,14 +447,29 @@ pub fn single_turn<T: Transport>(
     inbound_rx: &mut Consumer<InboundRecord>,
     stopping: bool,
 ) -> anyhow::Result<usize> {
+    let mut no_fix = fix::FixHook::none();
+    single_turn_with_fix((gateway, &mut no_fix), core, inbound, inbound_rx, stopping)
+}
+
+/// As [`single_turn`], with the FIX listener served in the same turn: its reads after the
+/// OUCH gateway's, core outputs routed to both, its writes after the OUCH gateway's.
+pub fn single_turn_with_fix<T: Transport>(
+    (gateway, fix): (&mut Gateway<T>, &mut fix::FixHook),
+    core: &mut CoreLoop,
+    inbound: &mut Producer<InboundRecord>,
+    inbound_rx: &mut Consumer<InboundRecord>,
+    stopping: bool,
+) -> anyhow::Result<usize> {
     let clock = gateway.clock().clone();
     let now_ns = clock.now_ns();
     let mut work = gateway.flush_pending(inbound);
     if !stopping {
         work += gateway.service_reads(now_ns, inbound);
     }
+    work += fix.service_reads(now_ns, inbound, stopping)?;
     let mut sink = DirectSink {
         gateway,
+        fix,
         error: None,
     };
     work += core.step(inbound_rx, &mut sink, CORE_BATCH_MAX, || clock.now_ns())?;
@@ -459,12 +477,14 @@ pub fn single_turn<T: Transport>(
         return Err(error);
     }
     work += gateway.service_writes(now_ns);
+    work += fix.service_writes(now_ns)?;
     Ok(work)
 }
 
-/// Single-thread mode: core events go straight into the gateway.
+/// Single-thread mode: core events go straight into the gateway and the FIX listener.
 struct DirectSink<'a, T: Transport> {
     gateway: &'a mut Gateway<T>,
+    fix: &'a mut fix::FixHook,
     error: Option<anyhow::Error>,
 }
 
@@ -473,7 +493,11 @@ impl<T: Transport> OutboundSink for DirectSink<'_, T> {
         if self.error.is_some() {
             return;
         }
-        if let Err(error) = self.gateway.on_outbound(&record) {
+        let routed = self
+            .gateway
+            .on_outbound(&record)
+            .and_then(|()| self.fix.on_outbound(&record));
+        if let Err(error) = routed {
             self.error = Some(error);
         }
     }
