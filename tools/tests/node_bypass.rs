@@ -110,9 +110,10 @@ fn start_node_in(ns: &str, dir: &std::path::Path, config: String, extra: &[&str]
     .expect("node starter")
 }
 
-/// The node's `peregrine_gateway_bypass_{rx,tx}_frames_total`, scraped from namespace A (the
+/// The node's `peregrine_gateway_bypass_{rx,tx}_frames_total` and
+/// `peregrine_feed_bypass_frames_total`, scraped from namespace A (the
 /// metrics endpoint is a kernel socket on A's loopback; its address is in `DATA_DIR`).
-fn bypass_frames_metric(ns: &str, dir: &std::path::Path) -> (u64, u64) {
+fn bypass_frames_metric(ns: &str, dir: &std::path::Path) -> (u64, u64, u64) {
     let (ns, dir) = (ns.to_string(), dir.to_path_buf());
     let body = std::thread::spawn(move || {
         netns::enter(&ns).expect("enter namespace A");
@@ -137,6 +138,7 @@ fn bypass_frames_metric(ns: &str, dir: &std::path::Path) -> (u64, u64) {
     (
         value("peregrine_gateway_bypass_rx_frames_total "),
         value("peregrine_gateway_bypass_tx_frames_total "),
+        value("peregrine_feed_bypass_frames_total "),
     )
 }
 
@@ -189,8 +191,8 @@ fn trade_and_rebuild_books(config: fn(&str) -> String, backend: &str, extra: &[&
     );
     let frames = bypass_frames_metric(&pair.ns_a, &dir);
     assert!(
-        frames.0 > 100 && frames.1 > 100,
-        "the gateway's frame counters are exported: {frames:?}"
+        frames.0 > 100 && frames.1 > 100 && frames.2 > 10,
+        "the gateway's and the feed's frame counters are exported: {frames:?}"
     );
     // Re-requests end with the session: lose nothing from here on, then stop the node.
     lossy.store(false, Ordering::Relaxed);
