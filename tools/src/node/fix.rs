@@ -67,7 +67,7 @@ use peregrine_tuning::ring::Producer;
 use serde::Deserialize;
 
 use super::auth::Credentials;
-use super::gateway::clock_ns;
+use super::gateway::{answered_submission, clock_ns};
 use super::records::{InboundRecord, OutboundKind, OutboundRecord};
 use super::store::{Checkpoint, RecordKind, SessionLog};
 use crate::config::NodeConfig;
@@ -320,22 +320,6 @@ fn fix_users_of(event: &Event, user_count: usize) -> [Option<usize>; 2] {
         Event::Replaced(e) => [index(e.session), None],
         Event::MassCancelled(e) => [index(e.session), None],
         _ => [None, None],
-    }
-}
-
-/// The submission (session, client_ref) an event answers, as far as recovery tracks them.
-fn answered_submission(event: &Event) -> Option<(SessionId, u64)> {
-    match event {
-        Event::Accepted(e) => Some((e.session, e.client_ref)),
-        Event::Replaced(e) => Some((e.session, e.client_ref)),
-        Event::MassCancelled(e) => Some((e.session, e.client_ref)),
-        Event::Rejected(e) => match e.command {
-            CommandKind::NewOrder | CommandKind::Replace | CommandKind::MassCancel => {
-                Some((e.session, e.client_ref))
-            }
-            _ => None,
-        },
-        _ => None,
     }
 }
 

@@ -183,8 +183,8 @@ fn sessions_of(event: &Event) -> [Option<SessionId>; 2] {
 }
 
 /// The submission an event answers: `(session, client_ref)` of a new order, replace or mass
-/// cancel (recovery bookkeeping).
-fn answered_submission(event: &Event) -> Option<(SessionId, u64)> {
+/// cancel (recovery bookkeeping of this gateway and of the FIX gateway).
+pub(crate) fn answered_submission(event: &Event) -> Option<(SessionId, u64)> {
     match event {
         Event::Accepted(e) => Some((e.session, e.client_ref)),
         Event::Replaced(e) => Some((e.session, e.client_ref)),
