@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 export CARGO_TERM_COLOR=never
+# Incremental caches would double the target directory for a build that runs once; CI machines
+# have bounded disk (see also the dev profile's debug setting in Cargo.toml).
+export CARGO_INCREMENTAL=0
 
 step() { printf '\n== %s ==\n' "$*"; }
 
@@ -22,6 +25,15 @@ install_packages() {
         $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     fi
 }
+
+step "disk"
+# The whole run needs a few GiB for build output (target/ and the fuzz crates' target/); say so
+# up front when the disk is short, so a "No space left on device" later is not a mystery.
+df -h . | tail -n 1
+free_kib=$(df -Pk . | awk 'NR == 2 {print $4}')
+if [ "${free_kib:-0}" -lt $((6 * 1024 * 1024)) ]; then
+    echo "!!! only $((free_kib / 1024)) MiB free here; this run needs about 6 GiB of build output !!!"
+fi
 
 install_packages poppler-utils tshark iproute2 verilator yosys g++ pkg-config libdpdk-dev python3-venv python3-dev
 
@@ -96,6 +108,7 @@ else
 fi
 
 step "summary"
+du -sh "${CARGO_TARGET_DIR:-target}" gateway/fuzz/target feed/fuzz/target 2>/dev/null || true
 passed=$(grep -Eo '[0-9]+ passed' "$results" | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' "$results" | awk '{s+=$1} END {print s+0}')
 echo "all: ${passed} passed, ${failed} failed"
