@@ -31,8 +31,8 @@ step "disk"
 # up front when the disk is short, so a "No space left on device" later is not a mystery.
 df -h . | tail -n 1
 free_kib=$(df -Pk . | awk 'NR == 2 {print $4}')
-if [ "${free_kib:-0}" -lt $((6 * 1024 * 1024)) ]; then
-    echo "!!! only $((free_kib / 1024)) MiB free here; this run needs about 6 GiB of build output !!!"
+if [ "${free_kib:-0}" -lt $((4 * 1024 * 1024)) ]; then
+    echo "!!! only $((free_kib / 1024)) MiB free here; this run needs about 3 GiB of build output !!!"
 fi
 
 install_packages poppler-utils tshark iproute2 verilator yosys g++ pkg-config libdpdk-dev python3-venv python3-dev
