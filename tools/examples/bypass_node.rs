@@ -171,20 +171,7 @@ fn round(path: Route, rate: u64, duration_s: u64, mode: &str) -> Round {
         netns::ip_in(&pair.ns_a, &["addr", "add", &node, "dev", &pair.if_a]).expect("addr");
     }
     if path == Route::Dpdk {
-        let args = [
-            "link",
-            "add",
-            "link",
-            &pair.if_a,
-            "name",
-            FEED_MACVLAN,
-            "type",
-            "macvlan",
-            "mode",
-            "private",
-        ];
-        netns::ip_in(&pair.ns_a, &args).expect("feed macvlan");
-        netns::ip_in(&pair.ns_a, &["link", "set", FEED_MACVLAN, "up"]).expect("macvlan up");
+        pair.add_macvlan_a(FEED_MACVLAN).expect("feed macvlan");
     }
     let b = format!("{MEMBER_IP}/24");
     netns::ip_in(&pair.ns_b, &["addr", "add", &b, "dev", &pair.if_b]).expect("addr B");

@@ -147,7 +147,7 @@ fn bypass_frames_metric(ns: &str, dir: &std::path::Path) -> (u64, u64, u64) {
 fn trade_and_rebuild_books(config: fn(&str) -> String, backend: &str, extra: &[&str], name: &str) {
     let pair = veth_pair();
     if backend == "Dpdk" {
-        add_feed_macvlan(&pair);
+        pair.add_macvlan_a(FEED_MACVLAN).expect("feed macvlan");
     }
     let dir = data_dir(name);
     let node = start_node_in(&pair.ns_a, &dir, config(&pair.if_a), extra);
@@ -279,23 +279,6 @@ fn a_bypass_backend_that_cannot_open_stops_the_start_with_the_reason() {
 /// `PACKET_FANOUT` group, which splits the received frames between them; the feed's port
 /// therefore gets an interface of its own: a macvlan on A's veth end (on a NIC, a queue).
 const FEED_MACVLAN: &str = "pgfa";
-
-fn add_feed_macvlan(pair: &VethPair) {
-    let args = [
-        "link",
-        "add",
-        "link",
-        &pair.if_a,
-        "name",
-        FEED_MACVLAN,
-        "type",
-        "macvlan",
-        "mode",
-        "private",
-    ];
-    netns::ip_in(&pair.ns_a, &args).expect("feed macvlan");
-    netns::ip_in(&pair.ns_a, &["link", "set", FEED_MACVLAN, "up"]).expect("macvlan up");
-}
 
 #[cfg(feature = "dpdk")]
 fn dpdk_config(interface: &str) -> String {

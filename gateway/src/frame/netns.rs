@@ -150,6 +150,16 @@ impl VethPair {
         }
         Ok(())
     }
+
+    /// Adds `name`, a private-mode macvlan on A's veth end, and sets it up: a second interface
+    /// on the same wire for a second user-space port (on a NIC this would be a queue). It
+    /// lives in namespace A and goes with it.
+    pub fn add_macvlan_a(&self, name: &str) -> io::Result<()> {
+        let link = ["link", "add", "link", &self.if_a, "name", name];
+        let args = [&link[..], &["type", "macvlan", "mode", "private"]].concat();
+        ip_in(&self.ns_a, &args)?;
+        ip_in(&self.ns_a, &["link", "set", name, "up"])
+    }
 }
 
 #[repr(C)]
