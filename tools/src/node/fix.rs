@@ -67,7 +67,7 @@ use peregrine_tuning::ring::Producer;
 use serde::Deserialize;
 
 use super::auth::Credentials;
-use super::gateway::{answered_submission, clock_ns};
+use super::gateway::{answered_submission, clock_ns, free_room, resolve_submission};
 use super::records::{InboundRecord, OutboundKind, OutboundRecord};
 use super::store::{Checkpoint, RecordKind, SessionLog};
 use crate::config::NodeConfig;
@@ -331,21 +331,6 @@ fn answerable(command: &Command) -> Option<(u64, (CommandKind, OrderId))> {
         Command::MassCancel(c) => Some((c.client_ref, (CommandKind::MassCancel, OrderId::NONE))),
         _ => None,
     }
-}
-
-fn resolve_submission(user: &mut FixUser, event: &Event) {
-    let Some(unresolved) = user.unresolved.as_mut() else {
-        return;
-    };
-    if let Some((session, client_ref)) = answered_submission(event) {
-        if session == user.context.session {
-            unresolved.remove(&client_ref);
-        }
-    }
-}
-
-fn free_room(inbound: &Producer<InboundRecord>) -> usize {
-    inbound.capacity() - inbound.len()
 }
 
 impl FixGateway {
@@ -863,7 +848,7 @@ impl FixGateway {
                 &bytes,
             )?;
             user.last_event = position;
-            resolve_submission(user, &event);
+            resolve_submission(&mut user.unresolved, user.context.session, &event);
             let outputs = user
                 .entry
                 .on_event(&self.instruments, record.timestamp_ns, &event);

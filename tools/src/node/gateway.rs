@@ -199,6 +199,24 @@ pub(crate) fn answered_submission(event: &Event) -> Option<(SessionId, u64)> {
     }
 }
 
+/// Marks the submission `event` answers as resolved in `session`'s recovery bookkeeping
+/// (`unresolved`: client_ref → what recovery answers if it is lost; `None` once recovery is
+/// over). Shared by this gateway and the FIX gateway.
+pub(crate) fn resolve_submission<V>(
+    unresolved: &mut Option<BTreeMap<u64, V>>,
+    session: SessionId,
+    event: &Event,
+) {
+    let Some(unresolved) = unresolved.as_mut() else {
+        return;
+    };
+    if let Some((answered_session, client_ref)) = answered_submission(event) {
+        if answered_session == session {
+            unresolved.remove(&client_ref);
+        }
+    }
+}
+
 /// The UserRefNum channel and number a message would consume, with its ClOrdID (for a reject).
 fn consumed_user_ref(bytes: &[u8]) -> Option<(UserRef, [u8; 14])> {
     let blank = [b' '; 14];
@@ -483,7 +501,7 @@ impl<T: Transport> Gateway<T> {
                 &bytes,
             )?;
             user.last_event = position;
-            resolve_submission(user, &event);
+            resolve_submission(&mut user.unresolved, user.context.session, &event);
             let output = user.entry.on_event(&self.instruments, timestamp_ns, &event);
             for message in output.iter() {
                 append_out(&mut user.log, &mut self.scratch, message)?;
@@ -923,24 +941,13 @@ fn open_user(
 }
 
 /// Room left in the inbound ring.
-fn free_room(inbound: &Producer<InboundRecord>) -> usize {
+pub(crate) fn free_room(inbound: &Producer<InboundRecord>) -> usize {
     inbound.capacity() - inbound.len()
 }
 
 fn user_index(session: SessionId, user_count: usize) -> Option<usize> {
     let index = usize::try_from(session.0).ok()?.checked_sub(1)?;
     (index < user_count).then_some(index)
-}
-
-fn resolve_submission(user: &mut User, event: &Event) {
-    let Some(unresolved) = user.unresolved.as_mut() else {
-        return;
-    };
-    if let Some((session, client_ref)) = answered_submission(event) {
-        if session == user.context.session {
-            unresolved.remove(&client_ref);
-        }
-    }
 }
 
 /// Emits an OUCH message into the user's log as the next sequenced message.
