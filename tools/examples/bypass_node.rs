@@ -32,6 +32,10 @@ use std::time::Duration;
 
 use peregrine_gateway::frame::netns::{self, VethPair};
 
+#[path = "../tests/node_common/bypass_config.rs"]
+mod bypass_config;
+use bypass_config::{afxdp_sections, dpdk_sections, BypassSite};
+
 const NODE_IP: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 1);
 const KERNEL_IP: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 3);
 const MEMBER_IP: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 2);
@@ -77,45 +81,19 @@ fn config(path: Route, interface: &str) -> String {
             "interface = \"127.0.0.1\"",
             &format!("interface = \"{node_ip}\""),
         );
-    if path == Route::Dpdk {
-        text.push_str(&format!(
-            "
-[dpdk]
-eal_args = [\"--no-huge\", \"--no-pci\", \"-m\", \"256\", \"--log-level=error\",
-            \"--file-prefix=pg-bench-{}\",
-            \"--vdev=net_af_packet0,iface={interface}\",
-            \"--vdev=net_af_packet1,iface={FEED_MACVLAN}\"]
-
-[gateway_bypass]
-backend = \"dpdk\"
-dpdk_port = \"net_af_packet0\"
-ipv4 = \"{NODE_IP}\"
-port = {OUCH_PORT}
-
-[feed_bypass]
-backend = \"dpdk\"
-dpdk_port = \"net_af_packet1\"
-source_ipv4 = \"{NODE_IP}\"
-",
-            std::process::id()
-        ));
-    }
-    if path == Route::AfXdp {
-        text.push_str(&format!(
-            "
-[gateway_bypass]
-backend = \"af-xdp\"
-interface = \"{interface}\"
-ipv4 = \"{NODE_IP}\"
-port = {OUCH_PORT}
-
-[feed_bypass]
-backend = \"af-xdp\"
-interface = \"{interface}\"
-queue_id = 1
-source_ipv4 = \"{NODE_IP}\"
-"
-        ));
+    let site = BypassSite {
+        interface,
+        node_ip: NODE_IP,
+        ouch_port: OUCH_PORT,
+        frame_count: 4096,
+    };
+    match path {
+        Route::Kernel => {}
+        Route::AfXdp => text.push_str(&afxdp_sections(&site)),
+        Route::Dpdk => {
+            let prefix = format!("pg-bench-{}", std::process::id());
+            text.push_str(&dpdk_sections(&site, FEED_MACVLAN, &prefix));
+        }
     }
     text
 }

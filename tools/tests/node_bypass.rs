@@ -27,6 +27,9 @@ use node_common::books::{
     assert_books_equal, catch_up, drop_every_fifth_data_packet, random_flow, replay_journal,
     BOOK_CONFIG,
 };
+#[cfg(feature = "dpdk")]
+use node_common::bypass_config::dpdk_sections;
+use node_common::bypass_config::{afxdp_sections, BypassSite};
 use node_common::{data_dir, Member, NodeProcess, DEADLINE, DEFAULT_CONFIG};
 use peregrine_feed::net::MulticastConfig;
 use peregrine_feed::subscriber_net::{FeedClient, SubscriberNetConfig};
@@ -61,28 +64,19 @@ fn base_config() -> String {
     config
 }
 
+/// Where the node's bypass ports live on A's veth end `interface`.
+fn site(interface: &str, frame_count: u32) -> BypassSite<'_> {
+    BypassSite {
+        interface,
+        node_ip: NODE_IP,
+        ouch_port: OUCH_PORT,
+        frame_count,
+    }
+}
+
 /// Gateway on AF_XDP queue 0, feed on AF_XDP queue 1 of `interface`.
 fn afxdp_config(interface: &str) -> String {
-    format!(
-        "{}
-[gateway_bypass]
-backend = \"af-xdp\"
-interface = \"{interface}\"
-queue_id = 0
-ipv4 = \"{NODE_IP}\"
-port = {OUCH_PORT}
-frame_count = 1024
-
-[feed_bypass]
-backend = \"af-xdp\"
-interface = \"{interface}\"
-queue_id = 1
-frame_count = 1024
-source_ipv4 = \"{NODE_IP}\"
-source_port = 31000
-",
-        base_config()
-    )
+    base_config() + &afxdp_sections(&site(interface, 1024))
 }
 
 /// A veth pair whose side A has two queues (gateway XSK on 0, feed XSK on 1) and the kernel
@@ -273,40 +267,15 @@ fn a_bypass_backend_that_cannot_open_stops_the_start_with_the_reason() {
     );
 }
 
-/// Gateway and feed on two DPDK `net_af_packet` ports of `interface` (DPDK copies frames
-/// through AF_PACKET rings: the slowest DPDK driver, but one that runs on a veth).
-/// DPDK 22.11's `net_af_packet` puts every port of one process on one interface into one
-/// `PACKET_FANOUT` group, which splits the received frames between them; the feed's port
-/// therefore gets an interface of its own: a macvlan on A's veth end (on a NIC, a queue).
+/// Gateway and feed on two DPDK `net_af_packet` ports (DPDK copies frames through AF_PACKET
+/// rings: the slowest DPDK driver, but one that runs on a veth); the feed's port is on a
+/// macvlan of A's veth end (see `node_common::bypass_config`).
 const FEED_MACVLAN: &str = "pgfa";
 
 #[cfg(feature = "dpdk")]
 fn dpdk_config(interface: &str) -> String {
-    format!(
-        "{}
-[dpdk]
-eal_args = [\"--no-huge\", \"--no-pci\", \"-m\", \"256\", \"--log-level=error\",
-            \"--file-prefix=pg-node-{}\",
-            \"--vdev=net_af_packet0,iface={interface}\",
-            \"--vdev=net_af_packet1,iface={FEED_MACVLAN}\"]
-
-[gateway_bypass]
-backend = \"dpdk\"
-dpdk_port = \"net_af_packet0\"
-ipv4 = \"{NODE_IP}\"
-port = {OUCH_PORT}
-frame_count = 2048
-
-[feed_bypass]
-backend = \"dpdk\"
-dpdk_port = \"net_af_packet1\"
-frame_count = 2048
-source_ipv4 = \"{NODE_IP}\"
-source_port = 31000
-",
-        base_config(),
-        std::process::id()
-    )
+    let prefix = format!("pg-node-{}", std::process::id());
+    base_config() + &dpdk_sections(&site(interface, 2048), FEED_MACVLAN, &prefix)
 }
 
 #[cfg(feature = "dpdk")]

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod books;
+pub mod bypass_config;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
