@@ -23,30 +23,12 @@ pub struct BypassSite<'a> {
 
 /// Gateway on AF_XDP queue 0, feed on AF_XDP queue 1 of `site.interface`.
 pub fn afxdp_sections(site: &BypassSite) -> String {
-    let BypassSite {
-        interface,
-        node_ip,
-        ouch_port,
-        frame_count,
-    } = site;
-    format!(
-        "
-[gateway_bypass]
-backend = \"af-xdp\"
-interface = \"{interface}\"
-queue_id = 0
-ipv4 = \"{node_ip}\"
-port = {ouch_port}
-frame_count = {frame_count}
-
-[feed_bypass]
-backend = \"af-xdp\"
-interface = \"{interface}\"
-queue_id = 1
-frame_count = {frame_count}
-source_ipv4 = \"{node_ip}\"
-source_port = 31000
-"
+    let interface = site.interface;
+    sections(
+        site,
+        "af-xdp",
+        &format!("interface = \"{interface}\"\nqueue_id = 0"),
+        &format!("interface = \"{interface}\"\nqueue_id = 1"),
     )
 }
 
@@ -55,30 +37,45 @@ source_port = 31000
 /// `/var/run/dpdk/<file_prefix>`.
 #[cfg_attr(not(feature = "dpdk"), allow(dead_code))]
 pub fn dpdk_sections(site: &BypassSite, feed_interface: &str, file_prefix: &str) -> String {
-    let BypassSite {
-        interface,
-        node_ip,
-        ouch_port,
-        frame_count,
-    } = site;
-    format!(
+    let interface = site.interface;
+    let eal = format!(
         "
 [dpdk]
 eal_args = [\"--no-huge\", \"--no-pci\", \"-m\", \"256\", \"--log-level=error\",
             \"--file-prefix={file_prefix}\",
             \"--vdev=net_af_packet0,iface={interface}\",
             \"--vdev=net_af_packet1,iface={feed_interface}\"]
+"
+    );
+    let ports = sections(
+        site,
+        "dpdk",
+        "dpdk_port = \"net_af_packet0\"",
+        "dpdk_port = \"net_af_packet1\"",
+    );
+    eal + &ports
+}
 
+/// Both tables on `backend`, each placed by its `..._where` lines.
+fn sections(site: &BypassSite, backend: &str, gateway_where: &str, feed_where: &str) -> String {
+    let BypassSite {
+        node_ip,
+        ouch_port,
+        frame_count,
+        ..
+    } = site;
+    format!(
+        "
 [gateway_bypass]
-backend = \"dpdk\"
-dpdk_port = \"net_af_packet0\"
+backend = \"{backend}\"
+{gateway_where}
 ipv4 = \"{node_ip}\"
 port = {ouch_port}
 frame_count = {frame_count}
 
 [feed_bypass]
-backend = \"dpdk\"
-dpdk_port = \"net_af_packet1\"
+backend = \"{backend}\"
+{feed_where}
 frame_count = {frame_count}
 source_ipv4 = \"{node_ip}\"
 source_port = 31000
