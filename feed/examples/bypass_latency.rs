@@ -645,6 +645,8 @@ fn main() {
     if !netns::root_or_notice("bypass_latency") {
         return;
     }
+    // Release builds abort on panic: remove the namespaces before that.
+    netns::remove_pairs_on_panic();
     let args: Vec<u64> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())

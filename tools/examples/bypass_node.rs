@@ -226,6 +226,8 @@ fn main() {
     if !netns::root_or_notice("bypass_node") {
         return;
     }
+    // Release builds abort on panic: remove the namespaces before that.
+    netns::remove_pairs_on_panic();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let number =
         |i: usize, default: u64| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);

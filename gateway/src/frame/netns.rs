@@ -204,6 +204,34 @@ impl Drop for VethPair {
     }
 }
 
+/// Deletes every namespace this process's [`VethPair`]s created (`pg-byp-<pid>-*`) that is
+/// still there; returns how many it deleted. For exits that skip the guards' `drop`.
+pub fn remove_this_process_pairs() -> usize {
+    let prefix = format!("pg-byp-{}-", std::process::id());
+    let Ok(entries) = std::fs::read_dir("/run/netns") else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&prefix) && ip(&["netns", "del", &name]).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// Installs a panic hook that runs [`remove_this_process_pairs`] before the previous hook. A
+/// release build (`panic = "abort"`) never unwinds, so without it a panicking benchmark would
+/// leave its namespaces behind.
+pub fn remove_pairs_on_panic() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        remove_this_process_pairs();
+        previous(info);
+    }));
+}
+
 /// Moves the calling thread into network namespace `ns` (created by `ip netns add`).
 pub fn enter(ns: &str) -> io::Result<()> {
     let path = format!("/run/netns/{ns}");
