@@ -50,11 +50,8 @@ use std::time::Duration;
 use anyhow::Context;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
-use peregrine_engine::event::Rejected;
 use peregrine_engine::record::{decode_event, encode_event, EVENT_BYTES};
-use peregrine_engine::{
-    AccountId, Command, CommandKind, Event, InstrumentId, OrderId, RejectReason, SessionId,
-};
+use peregrine_engine::{AccountId, Command, CommandKind, Event, OrderId, SessionId};
 use peregrine_gateway::fix::app::{FixAction, FixOrderEntry, FixOut};
 use peregrine_gateway::fix::codec::Fields;
 use peregrine_gateway::fix::session::{
@@ -67,7 +64,9 @@ use peregrine_tuning::ring::Producer;
 use serde::Deserialize;
 
 use super::auth::Credentials;
-use super::gateway::{answered_submission, clock_ns, free_room, resolve_submission};
+use super::gateway::{
+    answered_submission, clock_ns, free_room, lost_submission_reject, resolve_submission,
+};
 use super::records::{InboundRecord, OutboundKind, OutboundRecord};
 use super::store::{Checkpoint, RecordKind, SessionLog};
 use crate::config::NodeConfig;
@@ -404,18 +403,8 @@ impl FixGateway {
             };
             for (client_ref, (command, order)) in unresolved {
                 let user = &mut self.users[index];
-                let event = Event::Rejected(Rejected {
-                    account: user.context.account,
-                    session: user.context.session,
-                    client_ref,
-                    instrument: InstrumentId(0),
-                    order,
-                    command,
-                    // The submission was lost in a crash before the journal.
-                    reason: RejectReason::OrderCapacity,
-                });
-                let mut bytes = [0u8; EVENT_BYTES];
-                encode_event(&event, &mut bytes);
+                let (event, bytes) =
+                    lost_submission_reject(&user.context, client_ref, command, order);
                 user.store.log.append(RecordKind::Synthetic, 0, 0, &bytes)?;
                 let outputs = user.entry.on_event(&self.instruments, now_ns, &event);
                 for out in outputs.iter().flatten() {

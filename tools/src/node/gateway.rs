@@ -199,6 +199,29 @@ pub(crate) fn answered_submission(event: &Event) -> Option<(SessionId, u64)> {
     }
 }
 
+/// The reject recovery sends for a submission lost in a crash before it reached the journal
+/// (reason `OrderCapacity`), and its encoded record for the session's log. Shared by this
+/// gateway and the FIX gateway.
+pub(crate) fn lost_submission_reject(
+    context: &SessionContext,
+    client_ref: u64,
+    command: CommandKind,
+    order: OrderId,
+) -> (Event, [u8; EVENT_BYTES]) {
+    let event = Event::Rejected(Rejected {
+        account: context.account,
+        session: context.session,
+        client_ref,
+        instrument: InstrumentId(0),
+        order,
+        command,
+        reason: RejectReason::OrderCapacity,
+    });
+    let mut record = [0u8; EVENT_BYTES];
+    encode_event(&event, &mut record);
+    (event, record)
+}
+
 /// Marks the submission `event` answers as resolved in `session`'s recovery bookkeeping
 /// (`unresolved`: client_ref → what recovery answers if it is lost; `None` once recovery is
 /// over). Shared by this gateway and the FIX gateway.
@@ -359,18 +382,9 @@ impl<T: Transport> Gateway<T> {
             };
             for (client_ref, command) in unresolved {
                 let user = &mut self.users[index];
-                let event = Event::Rejected(Rejected {
-                    account: user.context.account,
-                    session: user.context.session,
-                    client_ref,
-                    instrument: InstrumentId(0),
-                    order: OrderId::NONE,
-                    command,
-                    // Maps to OUCH ProcessingError: the message was lost in a crash.
-                    reason: RejectReason::OrderCapacity,
-                });
-                let mut record = [0u8; EVENT_BYTES];
-                encode_event(&event, &mut record);
+                // Maps to OUCH ProcessingError.
+                let (event, record) =
+                    lost_submission_reject(&user.context, client_ref, command, OrderId::NONE);
                 user.log.append(RecordKind::Synthetic, 0, 0, &record)?;
                 let timestamp_ns = ns_since_midnight(self.clock.now_ns());
                 let output = user.entry.on_event(&self.instruments, timestamp_ns, &event);
